@@ -1,0 +1,169 @@
+"""SQLAlchemy 2.0 models: the data model every part of centerlens reads and writes.
+
+The trainer writes runs, probe samples, epochs, per-class epochs and embedding snapshots
+(one transaction per epoch); the projector writes projections; the API only reads.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from store.codec import NDArray
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, the only clock the store uses."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, np.ndarray: NDArray}
+
+
+class RunStatus(str, enum.Enum):
+    """Life cycle of a run."""
+
+    queued = "queued"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class Run(Base):
+    """One training run: its resolved config and its state."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(40))
+    dataset: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(40))
+    config: Mapped[dict[str, Any]]
+    seed: Mapped[int]
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.queued.value, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    device: Mapped[str | None] = mapped_column(String(40))
+    num_classes: Mapped[int | None]
+    class_names: Mapped[list[str] | None]
+    feature_dim: Mapped[int | None]
+    probe_size: Mapped[int | None]
+    probe_seed: Mapped[int | None]
+    epochs_planned: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    code_version: Mapped[str | None] = mapped_column(String(40))
+
+    epochs: Mapped[list[Epoch]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="Epoch.epoch", lazy="raise"
+    )
+
+
+class ProbeSample(Base):
+    """One point of the run's fixed probe set (a stratified sample of the test split)."""
+
+    __tablename__ = "probe_samples"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    dataset_index: Mapped[int]
+    label: Mapped[int]
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Epoch(Base):
+    """Metrics of one finished epoch (train loss, test accuracy, calibration, collapse)."""
+
+    __tablename__ = "epochs"
+    __table_args__ = (UniqueConstraint("run_id", "epoch"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    epoch: Mapped[int]
+    train_loss: Mapped[float] = mapped_column(Float)
+    train_ce: Mapped[float | None] = mapped_column(Float)
+    train_distill: Mapped[float | None] = mapped_column(Float)
+    train_accuracy: Mapped[float] = mapped_column(Float)
+    test_top1: Mapped[float] = mapped_column(Float)
+    test_top5: Mapped[float] = mapped_column(Float)
+    test_nll: Mapped[float] = mapped_column(Float)
+    test_ece: Mapped[float] = mapped_column(Float)
+    within_class_variance: Mapped[float] = mapped_column(Float)
+    between_class_variance: Mapped[float] = mapped_column(Float)
+    variance_ratio: Mapped[float] = mapped_column(Float)
+    nc1: Mapped[float] = mapped_column(Float)
+    cdnv: Mapped[float] = mapped_column(Float)
+    nc2_equinorm: Mapped[float] = mapped_column(Float)
+    nc2_equiangular: Mapped[float] = mapped_column(Float)
+    nc2_max_angle: Mapped[float] = mapped_column(Float)
+    nc4_agreement: Mapped[float] = mapped_column(Float)
+    learning_rate: Mapped[float] = mapped_column(Float)
+    epoch_seconds: Mapped[float] = mapped_column(Float)
+    record_seconds: Mapped[float | None] = mapped_column(Float)
+    images_per_second: Mapped[float] = mapped_column(Float)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    run: Mapped[Run] = relationship(back_populates="epochs", lazy="raise")
+
+
+class ClassEpoch(Base):
+    """Per-class statistics of one epoch."""
+
+    __tablename__ = "class_epochs"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    epoch: Mapped[int] = mapped_column(primary_key=True)
+    class_index: Mapped[int] = mapped_column(primary_key=True)
+    within_class_variance: Mapped[float] = mapped_column(Float)
+    center_norm: Mapped[float] = mapped_column(Float)
+    nearest_class: Mapped[int]
+    nearest_distance: Mapped[float] = mapped_column(Float)
+    test_accuracy: Mapped[float] = mapped_column(Float)
+
+
+class EmbeddingSnapshot(Base):
+    """The probe set's penultimate features and predictions at one epoch, plus class centers."""
+
+    __tablename__ = "embedding_snapshots"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    epoch: Mapped[int] = mapped_column(primary_key=True)
+    probe_features: Mapped[np.ndarray]
+    probe_predictions: Mapped[np.ndarray]
+    probe_confidences: Mapped[np.ndarray]
+    class_centers: Mapped[np.ndarray]
+    center_distances: Mapped[np.ndarray]
+    method_centers: Mapped[np.ndarray | None]
+
+
+class Projection(Base):
+    """A 2-D layout of one epoch's probe features, written by the projector."""
+
+    __tablename__ = "projections"
+    __table_args__ = (UniqueConstraint("run_id", "epoch", "method", "frame"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    epoch: Mapped[int]
+    method: Mapped[str] = mapped_column(String(20))
+    frame: Mapped[str] = mapped_column(String(80), default="run")
+    status: Mapped[str] = mapped_column(String(20), default="ok")
+    error: Mapped[str | None] = mapped_column(Text)
+    points: Mapped[np.ndarray | None]
+    centers: Mapped[np.ndarray | None]
+    trustworthiness: Mapped[float | None] = mapped_column(Float)
+    procrustes_residual: Mapped[float | None] = mapped_column(Float)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    input_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

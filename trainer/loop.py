@@ -1,0 +1,238 @@
+"""The training loop: prepare everything (validating as it goes), then train and record each epoch."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from store import RunStatus
+from trainer.config import ConfigError, TrainConfig
+from trainer.datasets import DatasetBundle, load_dataset
+from trainer.loaders import ResidentLoader, TorchvisionLoader, sequential_batches
+from trainer.methods import Method, create_method
+from trainer.metrics import feature_metrics, nearest_mean_agreement, prediction_metrics
+from trainer.models import create_model
+from trainer.probe import default_per_class, select_probe
+from trainer.recorder import EpochRecord, Recorder
+
+EVAL_BATCH = 512
+
+
+@dataclass
+class Setup:
+    """A validated run, ready to train: nothing has been written yet."""
+
+    config: TrainConfig
+    device: torch.device
+    bundle: DatasetBundle
+    model: nn.Module
+    method: Method
+    probe_indices: np.ndarray
+    train_loader: ResidentLoader | TorchvisionLoader
+    test_loader: ResidentLoader | TorchvisionLoader
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; an unavailable device is a ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ConfigError(f"unknown device {name!r}") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def _loaders(config: TrainConfig, bundle: DatasetBundle, device: torch.device):
+    if config.loader not in {"auto", "resident", "torchvision"}:
+        raise ConfigError(f"unknown loader {config.loader!r} (choose from auto, resident, torchvision)")
+    resident = config.loader == "resident" or (config.loader == "auto" and bundle.train_resident is not None)
+    if resident and bundle.train_resident is None:
+        raise ConfigError(f"dataset {bundle.name!r} has no resident loader; use --loader torchvision")
+    if resident:
+        return (
+            ResidentLoader(bundle.train_resident, device, augment=True, seed=config.seed),
+            ResidentLoader(bundle.test_resident, device, augment=False, seed=config.seed),
+        )
+    return TorchvisionLoader(bundle.train, device, config.workers), TorchvisionLoader(bundle.test, device, 0)
+
+
+def prepare(config: TrainConfig) -> Setup:
+    """Validate the config and build dataset, model, method, probe and loaders (writes nothing)."""
+    if config.epochs < 1:
+        raise ConfigError(f"epochs must be at least 1 (got {config.epochs})")
+    if config.batch_size < 2:
+        raise ConfigError(f"batch-size must be at least 2 (got {config.batch_size})")
+    if config.lr <= 0:
+        raise ConfigError(f"lr must be positive (got {config.lr})")
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    bundle = load_dataset(config)
+    if config.model == "auto":
+        config.model = bundle.default_model
+    model = create_model(config.model, bundle.num_classes, bundle.image_shape)
+    method = create_method(config, bundle.num_classes, model.feature_dim, len(bundle.train_labels))
+    per_class = config.probe_per_class or default_per_class(bundle.test_labels, bundle.num_classes)
+    config.probe_per_class = per_class
+    probe = select_probe(bundle.test_labels, bundle.num_classes, per_class, config.probe_seed)
+    train_loader, test_loader = _loaders(config, bundle, device)
+    model.to(device)
+    method.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+        torch.backends.cudnn.benchmark = True
+    return Setup(config, device, bundle, model, method, probe, train_loader, test_loader)
+
+
+def _autocast(device: torch.device) -> torch.autocast:
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def train_epoch(setup: Setup, optimizer: torch.optim.Optimizer, generator: torch.Generator, epoch: int) -> dict:
+    """One pass over the training set; returns mean loss, its parts, accuracy, seconds and images/s."""
+    setup.model.train()
+    setup.method.start_epoch(epoch)
+    device = setup.device
+    totals: dict[str, torch.Tensor] = {}
+    correct = torch.zeros((), device=device)
+    seen = 0
+    batches = list(setup.method.batches(setup.bundle.train_labels, setup.config.batch_size, generator))
+    started = time.perf_counter()
+    bar = tqdm(setup.train_loader.batches(batches), total=len(batches), desc=f"epoch {epoch + 1}",
+               leave=False, disable=None, unit="batch")
+    for step, (images, labels, indices) in enumerate(bar):
+        with _autocast(device):
+            out = setup.method.step(setup.model, images, labels, indices)
+        optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        optimizer.step()
+        weight = out.labels.shape[0]
+        for name, value in {"loss": out.loss.detach(), **out.parts}.items():
+            totals[name] = totals.get(name, torch.zeros((), device=device)) + value.float() * weight
+        correct += (out.logits.argmax(1) == out.labels).sum()
+        seen += weight
+        if step % 20 == 0 and not bar.disable:
+            rate = seen / max(time.perf_counter() - started, 1e-9)
+            bar.set_postfix(loss=f"{totals['loss'].item() / seen:.3f}",
+                            acc=f"{correct.item() / seen:.3f}", img_s=f"{rate:.0f}")
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - started
+    means = {name: (value / seen).item() for name, value in totals.items()}
+    return {
+        "train_loss": means["loss"],
+        "train_ce": means.get("ce"),
+        "train_distill": means.get("distill"),
+        "train_accuracy": correct.item() / seen,
+        "epoch_seconds": seconds,
+        "images_per_second": seen / seconds,
+    }
+
+
+@torch.no_grad()
+def evaluate(setup: Setup) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Features (float32), logits and labels of the whole test split, left on the device."""
+    setup.model.eval()
+    features, logits, labels = [], [], []
+    batches = sequential_batches(len(setup.test_loader), EVAL_BATCH)
+    for images, batch_labels, _ in setup.test_loader.batches(batches):
+        with _autocast(setup.device):
+            batch_features, batch_logits = setup.model(images)
+        features.append(batch_features.float())
+        logits.append(batch_logits.float())
+        labels.append(batch_labels)
+    return torch.cat(features), torch.cat(logits), torch.cat(labels)
+
+
+def build_record(setup: Setup, epoch: int, train_stats: dict, learning_rate: float) -> EpochRecord:
+    """Evaluate the test split and turn everything the epoch produced into one record."""
+    features, logits, labels = evaluate(setup)
+    num_classes = setup.bundle.num_classes
+    geometry = feature_metrics(features, labels, num_classes)
+    predictions = prediction_metrics(logits, labels, num_classes)
+    nc4 = nearest_mean_agreement(features, geometry["class_means"], predictions["predictions"])
+    probe = torch.as_tensor(setup.probe_indices, device=setup.device)
+    names = ("within_class_variance", "between_class_variance", "variance_ratio", "nc1", "cdnv",
+             "nc2_equinorm", "nc2_equiangular", "nc2_max_angle")
+    device_scalars = torch.stack([geometry[name].double() for name in names] + [
+        predictions["top1"], predictions["top5"], predictions["nll"].double(), predictions["ece"], nc4])
+    host_scalars = device_scalars.cpu().tolist()
+    scalars = dict(zip(names + ("test_top1", "test_top5", "test_nll", "test_ece", "nc4_agreement"), host_scalars))
+    method_centers = setup.method.recorded_centers()
+    return EpochRecord(
+        epoch=epoch + 1,
+        scalars={**train_stats, **scalars, "learning_rate": learning_rate},
+        per_class={
+            "variance": geometry["per_class_variance"].cpu().numpy(),
+            "center_norm": geometry["center_norms"].cpu().numpy(),
+            "nearest_class": geometry["nearest_class"].cpu().numpy(),
+            "nearest_distance": geometry["nearest_distance"].cpu().numpy(),
+            "accuracy": predictions["per_class_accuracy"].cpu().numpy(),
+        },
+        probe_features=features[probe].half().cpu().numpy(),
+        probe_predictions=predictions["predictions"][probe].cpu().numpy(),
+        probe_confidences=predictions["confidences"][probe].cpu().numpy(),
+        class_centers=geometry["class_means"].float().cpu().numpy(),
+        center_distances=geometry["center_distances"].float().cpu().numpy(),
+        method_centers=None if method_centers is None else method_centers.detach().float().cpu().numpy(),
+    )
+
+
+def run_info(setup: Setup) -> dict:
+    """Run columns known once the setup is built."""
+    return {
+        "device": str(setup.device),
+        "num_classes": setup.bundle.num_classes,
+        "class_names": setup.bundle.class_names,
+        "feature_dim": setup.model.feature_dim,
+        "probe_size": len(setup.probe_indices),
+        "probe_seed": setup.config.probe_seed,
+    }
+
+
+def probe_rows(setup: Setup) -> list[tuple[int, int, bytes]]:
+    """(dataset index, label, PNG thumbnail) of each probe sample, in probe order."""
+    labels = setup.bundle.test_labels
+    return [(int(i), int(labels[i]), setup.bundle.thumbnail(int(i))) for i in setup.probe_indices]
+
+
+def train(setup: Setup, recorder: Recorder, log=print) -> int:
+    """Create the run, train every epoch and record it; marks the run failed or cancelled on error."""
+    config = setup.config
+    run_id = recorder.create_run(config.to_dict(), run_info(setup), probe_rows(setup))
+    log(f"run {run_id} '{config.name}': {config.method} on {config.dataset} with {config.model}, "
+        f"{config.epochs} epochs on {setup.device}")
+    parameters = list(setup.model.parameters()) + list(setup.method.parameters())
+    optimizer = torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
+    generator = torch.Generator().manual_seed(config.seed)
+    try:
+        for epoch in range(config.epochs):
+            learning_rate = optimizer.param_groups[0]["lr"]
+            stats = train_epoch(setup, optimizer, generator, epoch)
+            started = time.perf_counter()
+            record = build_record(setup, epoch, stats, learning_rate)
+            record.scalars["record_seconds"] = time.perf_counter() - started
+            recorder.write_epoch(record)
+            scheduler.step()
+            s = record.scalars
+            log(f"epoch {epoch + 1}/{config.epochs}  loss {s['train_loss']:.4f}  "
+                f"test top1 {s['test_top1']:.4f}  tr(Sw)/tr(Sb) {s['variance_ratio']:.4f}  "
+                f"NC1 {s['nc1']:.4f}  {s['images_per_second']:.0f} img/s")
+    except KeyboardInterrupt:
+        recorder.finish(RunStatus.cancelled, "interrupted")
+        raise
+    except Exception as error:
+        recorder.finish(RunStatus.failed, f"{type(error).__name__}: {error}")
+        raise
+    recorder.finish(RunStatus.completed)
+    return run_id

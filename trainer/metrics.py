@@ -1,0 +1,104 @@
+"""Per-epoch metrics on penultimate features and logits, computed in torch on the model's device.
+
+With class means mu_k, global mean mu_G, N samples and C classes:
+Sw = 1/N sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T, Sb = 1/C sum_k (mu_k - mu_G)(mu_k - mu_G)^T;
+NC1 = tr(Sw Sb^+)/C (Papyan, Han & Donoho 2020); CDNV = mean over pairs of
+(var_k + var_l) / (2 ||mu_k - mu_l||^2) (Galanti et al. 2022); NC2 equinorm / equiangularity;
+NC4 = share of samples whose nearest class mean agrees with the prediction.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+ECE_BINS = 15
+
+
+def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """C x D mean feature of each class (zero for a class with no samples)."""
+    sums = torch.zeros(num_classes, features.shape[1], dtype=features.dtype, device=features.device)
+    sums.index_add_(0, labels, features)
+    counts = torch.bincount(labels, minlength=num_classes).clamp_min(1).to(features.dtype)
+    return sums / counts[:, None]
+
+
+def feature_metrics(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, torch.Tensor]:
+    """Variance, collapse and center-geometry statistics of one set of features (float64 inside)."""
+    h = features.double()
+    n, c = h.shape[0], num_classes
+    means = class_means(h, labels, c)
+    counts = torch.bincount(labels, minlength=c).double()
+    global_mean = h.mean(0)
+    centered_within = h - means[labels]
+    per_class_variance = torch.zeros(c, dtype=h.dtype, device=h.device)
+    per_class_variance.index_add_(0, labels, centered_within.pow(2).sum(1))
+    per_class_variance = per_class_variance / counts.clamp_min(1)
+    sw = centered_within.T @ centered_within / n
+    centered_means = means - global_mean
+    sb = centered_means.T @ centered_means / c
+    trace_sw, trace_sb = torch.trace(sw), torch.trace(sb)
+    nc1 = torch.trace(sw @ torch.linalg.pinv(sb, hermitian=True)) / c
+
+    distances = torch.cdist(means, means)
+    off_diagonal = ~torch.eye(c, dtype=torch.bool, device=h.device)
+    pair_variance = (per_class_variance[:, None] + per_class_variance[None, :]) / 2
+    cdnv = (pair_variance[off_diagonal] / distances[off_diagonal].pow(2).clamp_min(1e-12)).mean()
+    masked = distances.masked_fill(~off_diagonal, float("inf"))
+    nearest_distance, nearest_class = masked.min(1)
+
+    norms = centered_means.norm(dim=1)
+    unit = centered_means / norms.clamp_min(1e-12)[:, None]
+    cosines = (unit @ unit.T)[off_diagonal]
+    return {
+        "class_means": means,
+        "per_class_variance": per_class_variance,
+        "within_class_variance": trace_sw,
+        "between_class_variance": trace_sb,
+        "variance_ratio": trace_sw / trace_sb.clamp_min(1e-12),
+        "nc1": nc1,
+        "cdnv": cdnv,
+        "nc2_equinorm": norms.std() / norms.mean().clamp_min(1e-12),
+        "nc2_equiangular": cosines.std(),
+        "nc2_max_angle": (cosines + 1 / (c - 1)).abs().mean(),
+        "center_norms": norms,
+        "center_distances": distances,
+        "nearest_class": nearest_class,
+        "nearest_distance": nearest_distance,
+    }
+
+
+def expected_calibration_error(confidences: torch.Tensor, correct: torch.Tensor, bins: int = ECE_BINS) -> torch.Tensor:
+    """ECE with equal-width confidence bins: sum_b |B_b|/N |acc(B_b) - conf(B_b)|."""
+    bin_index = (confidences * bins).long().clamp(0, bins - 1)
+    counts = torch.bincount(bin_index, minlength=bins).double()
+    confidence_sums = torch.bincount(bin_index, weights=confidences.double(), minlength=bins)
+    correct_sums = torch.bincount(bin_index, weights=correct.double(), minlength=bins)
+    return (confidence_sums - correct_sums).abs().sum() / confidences.numel()
+
+
+def prediction_metrics(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, torch.Tensor]:
+    """Top-1, top-5, NLL, ECE, per-class accuracy, predictions and confidences."""
+    logits = logits.float()
+    probabilities = logits.softmax(1)
+    confidences, predictions = probabilities.max(1)
+    correct = predictions == labels
+    k = min(5, num_classes)
+    top5 = (logits.topk(k, dim=1).indices == labels[:, None]).any(1)
+    per_class_correct = torch.bincount(labels, weights=correct.double(), minlength=num_classes)
+    per_class_count = torch.bincount(labels, minlength=num_classes).clamp_min(1)
+    return {
+        "top1": correct.double().mean(),
+        "top5": top5.double().mean(),
+        "nll": F.cross_entropy(logits, labels),
+        "ece": expected_calibration_error(confidences, correct),
+        "per_class_accuracy": per_class_correct / per_class_count,
+        "predictions": predictions,
+        "confidences": confidences,
+    }
+
+
+def nearest_mean_agreement(features: torch.Tensor, means: torch.Tensor, predictions: torch.Tensor) -> torch.Tensor:
+    """NC4: share of samples whose nearest class mean is the predicted class."""
+    nearest = torch.cdist(features.double(), means.double()).argmin(1)
+    return (nearest == predictions).double().mean()

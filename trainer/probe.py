@@ -1,0 +1,36 @@
+"""The probe set: a seeded, stratified sample of the test split that every epoch is recorded on.
+
+The same seed, dataset and size give the same probe in every run, so runs align point by point.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trainer.config import ConfigError
+
+MAX_PROBE_POINTS = 5_000
+
+
+def default_per_class(test_labels: np.ndarray, num_classes: int) -> int:
+    """As many per class as keep the probe within MAX_PROBE_POINTS and the smallest class."""
+    smallest = int(np.bincount(test_labels, minlength=num_classes).min())
+    return max(1, min(MAX_PROBE_POINTS // num_classes, smallest))
+
+
+def select_probe(test_labels: np.ndarray, num_classes: int, per_class: int, seed: int) -> np.ndarray:
+    """Test-split indices of the probe, ordered by class then by index (stable positions)."""
+    counts = np.bincount(test_labels, minlength=num_classes)
+    if per_class < 1:
+        raise ConfigError("probe-per-class must be at least 1")
+    if per_class > counts.min():
+        raise ConfigError(
+            f"probe of {per_class} per class is larger than the test split allows "
+            f"(the smallest class has {int(counts.min())} test samples)"
+        )
+    rng = np.random.default_rng(seed)
+    chosen = [
+        np.sort(rng.choice(np.flatnonzero(test_labels == k), size=per_class, replace=False))
+        for k in range(num_classes)
+    ]
+    return np.concatenate(chosen).astype(np.int64)
