@@ -1,4 +1,4 @@
-"""Shared fixtures: fresh databases (SQLite, or PostgreSQL via CENTERLENS_TEST_DB_URL) and real digits runs."""
+"""Shared fixtures: fresh databases (SQLite, or PostgreSQL via CENTERLENS_TEST_DB_URL), real digits runs."""
 
 from __future__ import annotations
 
@@ -21,7 +21,11 @@ def centerlens(*args: str, check: bool = True, timeout: float = 600, **kwargs) -
     """Run the real ``centerlens`` command line in a subprocess."""
     result = subprocess.run(
         [sys.executable, "-m", "centerlens.cli", *args],
-        capture_output=True, text=True, cwd=kwargs.pop("cwd", ROOT), timeout=timeout, **kwargs,
+        capture_output=True,
+        text=True,
+        cwd=kwargs.pop("cwd", ROOT),
+        timeout=timeout,
+        **kwargs,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"centerlens {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
@@ -71,8 +75,21 @@ def trained_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedData
     """Two 3-epoch digits runs (recorded through the CLI), shared by the tests that only read."""
     url = new_database(tmp_path_factory.mktemp("trained"))
     for method, seed in DIGITS_RUNS:
-        centerlens("train", "--dataset", "digits", "--method", method, "--epochs", str(DIGITS_EPOCHS),
-                   "--seed", seed, "--batch-size", "64", "--db", url)
+        centerlens(
+            "train",
+            "--dataset",
+            "digits",
+            "--method",
+            method,
+            "--epochs",
+            str(DIGITS_EPOCHS),
+            "--seed",
+            seed,
+            "--batch-size",
+            "64",
+            "--db",
+            url,
+        )
     yield TrainedDatabase(url, list(range(1, len(DIGITS_RUNS) + 1)), DIGITS_EPOCHS)
 
 

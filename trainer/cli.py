@@ -7,14 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from centerlens.argparsing import OneLineParser, fail
 from trainer.config import ConfigError, add_config_arguments, config_from_args
-
-EXIT_BAD_INPUT = 2
-
-
-def _fail(command: str, message: str) -> int:
-    print(f"centerlens {command}: error: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
 
 
 def check_database_target(db: str) -> None:
@@ -25,7 +19,9 @@ def check_database_target(db: str) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ConfigError(f"database folder {folder} does not exist")
-    if path.exists() and not os.access(path, os.W_OK) or not os.access(folder, os.W_OK):
+    if path.is_dir():
+        raise ConfigError(f"database path {path} is a folder, not a file")
+    if (path.exists() and not os.access(path, os.W_OK)) or not os.access(folder, os.W_OK):
         raise ConfigError(f"database {path} is not writable")
 
 
@@ -39,11 +35,10 @@ def open_store(db: str):
 
 
 def train_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="centerlens train",
         description="Train a classifier and record every epoch's feature space, metrics and probe "
         "embeddings into the database. Every flag is also a key of the YAML --config file.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--config", help="YAML file of settings (keys as the flags below; flags win)")
     add_config_arguments(parser)
@@ -62,12 +57,14 @@ def train_main(argv: list[str]) -> int:
         setup = prepare(config)
         sessions = open_store(config.db)
     except ConfigError as error:
-        return _fail("train", str(error))
+        return fail("centerlens train", str(error))
     try:
         run_id = train(setup, Recorder(sessions))
     except KeyboardInterrupt:
-        print("centerlens train: interrupted; the run is marked cancelled, finished epochs are kept",
-              file=sys.stderr)
+        print(
+            "centerlens train: interrupted; the run is marked cancelled, finished epochs are kept",
+            file=sys.stderr,
+        )
         return 130
     print(f"run {run_id} recorded in {config.db} (see: centerlens runs --db {config.db})")
     return 0
@@ -77,10 +74,12 @@ def runs_main(argv: list[str]) -> int:
     """Entry point of ``centerlens runs``: a table of runs with status and final metrics."""
     from trainer.runs_table import runs_table
 
-    parser = argparse.ArgumentParser(prog="centerlens runs", description="List recorded runs.")
+    parser = OneLineParser(
+        prog="centerlens runs", description="List recorded runs with status and final metrics."
+    )
     parser.add_argument("--db", default="centerlens.db", help="database file path or SQLAlchemy URL")
     args = parser.parse_args(argv)
     if "://" not in args.db and not Path(args.db).exists():
-        return _fail("runs", f"database {args.db} does not exist")
+        return fail("centerlens runs", f"database {args.db} does not exist")
     print(runs_table(open_store(args.db)))
     return 0

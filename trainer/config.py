@@ -24,7 +24,9 @@ class TrainConfig:
     """Everything one run needs; stored, fully resolved, with the run."""
 
     dataset: str = _opt("digits", "dataset: digits, cifar10, cifar100, imagefolder")
-    model: str = _opt("auto", "model (auto picks the dataset's default): small_cnn, preact_resnet18, resnet18")
+    model: str = _opt(
+        "auto", "model (auto picks the dataset's default): small_cnn, preact_resnet18, resnet18"
+    )
     method: str = _opt("ce", "training method: ce, ls, cs_kd, ps_kd, bake, csd")
     epochs: int = _opt(10, "number of training epochs")
     seed: int = _opt(0, "random seed for weights, batches and augmentation")
@@ -42,7 +44,9 @@ class TrainConfig:
     probe_per_class: int = _opt(0, "probe samples per class (0: as many as fit in 5,000 points)")
     probe_seed: int = _opt(0, "seed of the probe selection (same seed + dataset = same probe)")
     device: str = _opt("auto", "device: auto, cpu, cuda, cuda:N")
-    loader: str = _opt("auto", "data loader: auto (tensor-resident where the data fits), resident, torchvision")
+    loader: str = _opt(
+        "auto", "data loader: auto (tensor-resident where the data fits), resident, torchvision"
+    )
     workers: int = _opt(2, "data-loading worker processes (torchvision loader)")
     temperature: float = _opt(4.0, "distillation temperature T (cs_kd, bake, csd)")
     distill_weight: float = _opt(1.0, "distillation weight lambda (cs_kd, bake, csd)")

@@ -80,7 +80,9 @@ class ArrayImages(Dataset):
         return len(self.labels)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = Image.fromarray(self.images[index].squeeze(-1) if self.images.shape[-1] == 1 else self.images[index])
+        image = Image.fromarray(
+            self.images[index].squeeze(-1) if self.images.shape[-1] == 1 else self.images[index]
+        )
         return self.transform(image), int(self.labels[index])
 
 
@@ -126,7 +128,12 @@ def _cifar(config: TrainConfig, num_classes: int) -> DatasetBundle:
     cls = datasets.CIFAR10 if num_classes == 10 else datasets.CIFAR100
     normalize = transforms.Normalize(CIFAR_MEAN, CIFAR_STD)
     train_tf = transforms.Compose(
-        [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(), transforms.ToTensor(), normalize]
+        [
+            transforms.RandomCrop(32, padding=4),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            normalize,
+        ]
     )
     test_tf = transforms.Compose([transforms.ToTensor(), normalize])
     try:
@@ -161,7 +168,12 @@ def load_imagefolder_bundle(config: TrainConfig) -> DatasetBundle:
             raise ConfigError(f"imagefolder needs {root / split}/ with one folder per class")
     normalize = transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)
     train_tf = transforms.Compose(
-        [transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip(), transforms.ToTensor(), normalize]
+        [
+            transforms.RandomResizedCrop(224),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            normalize,
+        ]
     )
     test_tf = transforms.Compose(
         [transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor(), normalize]

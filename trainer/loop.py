@@ -95,7 +95,9 @@ def _autocast(device: torch.device) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
-def train_epoch(setup: Setup, optimizer: torch.optim.Optimizer, generator: torch.Generator, epoch: int) -> dict:
+def train_epoch(
+    setup: Setup, optimizer: torch.optim.Optimizer, generator: torch.Generator, epoch: int
+) -> dict:
     """One pass over the training set; returns mean loss, its parts, accuracy, seconds and images/s."""
     setup.model.train()
     setup.method.start_epoch(epoch)
@@ -105,8 +107,14 @@ def train_epoch(setup: Setup, optimizer: torch.optim.Optimizer, generator: torch
     seen = 0
     batches = list(setup.method.batches(setup.bundle.train_labels, setup.config.batch_size, generator))
     started = time.perf_counter()
-    bar = tqdm(setup.train_loader.batches(batches), total=len(batches), desc=f"epoch {epoch + 1}",
-               leave=False, disable=None, unit="batch")
+    bar = tqdm(
+        setup.train_loader.batches(batches),
+        total=len(batches),
+        desc=f"epoch {epoch + 1}",
+        leave=False,
+        disable=None,
+        unit="batch",
+    )
     for step, (images, labels, indices) in enumerate(bar):
         with _autocast(device):
             out = setup.method.step(setup.model, images, labels, indices)
@@ -120,8 +128,11 @@ def train_epoch(setup: Setup, optimizer: torch.optim.Optimizer, generator: torch
         seen += weight
         if step % 20 == 0 and not bar.disable:
             rate = seen / max(time.perf_counter() - started, 1e-9)
-            bar.set_postfix(loss=f"{totals['loss'].item() / seen:.3f}",
-                            acc=f"{correct.item() / seen:.3f}", img_s=f"{rate:.0f}")
+            bar.set_postfix(
+                loss=f"{totals['loss'].item() / seen:.3f}",
+                acc=f"{correct.item() / seen:.3f}",
+                img_s=f"{rate:.0f}",
+            )
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - started
@@ -159,12 +170,24 @@ def build_record(setup: Setup, epoch: int, train_stats: dict, learning_rate: flo
     predictions = prediction_metrics(logits, labels, num_classes)
     nc4 = nearest_mean_agreement(features, geometry["class_means"], predictions["predictions"])
     probe = torch.as_tensor(setup.probe_indices, device=setup.device)
-    names = ("within_class_variance", "between_class_variance", "variance_ratio", "nc1", "cdnv",
-             "nc2_equinorm", "nc2_equiangular", "nc2_max_angle")
-    device_scalars = torch.stack([geometry[name].double() for name in names] + [
-        predictions["top1"], predictions["top5"], predictions["nll"].double(), predictions["ece"], nc4])
+    names = (
+        "within_class_variance",
+        "between_class_variance",
+        "variance_ratio",
+        "nc1",
+        "cdnv",
+        "nc2_equinorm",
+        "nc2_equiangular",
+        "nc2_max_angle",
+    )
+    device_scalars = torch.stack(
+        [geometry[name].double() for name in names]
+        + [predictions["top1"], predictions["top5"], predictions["nll"].double(), predictions["ece"], nc4]
+    )
     host_scalars = device_scalars.cpu().tolist()
-    scalars = dict(zip(names + ("test_top1", "test_top5", "test_nll", "test_ece", "nc4_agreement"), host_scalars))
+    scalars = dict(
+        zip(names + ("test_top1", "test_top5", "test_nll", "test_ece", "nc4_agreement"), host_scalars)
+    )
     method_centers = setup.method.recorded_centers()
     return EpochRecord(
         epoch=epoch + 1,
@@ -207,11 +230,14 @@ def train(setup: Setup, recorder: Recorder, log=print) -> int:
     """Create the run, train every epoch and record it; marks the run failed or cancelled on error."""
     config = setup.config
     run_id = recorder.create_run(config.to_dict(), run_info(setup), probe_rows(setup))
-    log(f"run {run_id} '{config.name}': {config.method} on {config.dataset} with {config.model}, "
-        f"{config.epochs} epochs on {setup.device}")
+    log(
+        f"run {run_id} '{config.name}': {config.method} on {config.dataset} with {config.model}, "
+        f"{config.epochs} epochs on {setup.device}"
+    )
     parameters = list(setup.model.parameters()) + list(setup.method.parameters())
-    optimizer = torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    optimizer = torch.optim.SGD(
+        parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
     milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
     generator = torch.Generator().manual_seed(config.seed)
@@ -225,9 +251,11 @@ def train(setup: Setup, recorder: Recorder, log=print) -> int:
             recorder.write_epoch(record)
             scheduler.step()
             s = record.scalars
-            log(f"epoch {epoch + 1}/{config.epochs}  loss {s['train_loss']:.4f}  "
+            log(
+                f"epoch {epoch + 1}/{config.epochs}  loss {s['train_loss']:.4f}  "
                 f"test top1 {s['test_top1']:.4f}  tr(Sw)/tr(Sb) {s['variance_ratio']:.4f}  "
-                f"NC1 {s['nc1']:.4f}  {s['images_per_second']:.0f} img/s")
+                f"NC1 {s['nc1']:.4f}  {s['images_per_second']:.0f} img/s"
+            )
     except KeyboardInterrupt:
         recorder.finish(RunStatus.cancelled, "interrupted")
         raise

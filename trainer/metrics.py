@@ -23,7 +23,9 @@ def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) 
     return sums / counts[:, None]
 
 
-def feature_metrics(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, torch.Tensor]:
+def feature_metrics(
+    features: torch.Tensor, labels: torch.Tensor, num_classes: int
+) -> dict[str, torch.Tensor]:
     """Variance, collapse and center-geometry statistics of one set of features (float64 inside)."""
     h = features.double()
     n, c = h.shape[0], num_classes
@@ -68,16 +70,19 @@ def feature_metrics(features: torch.Tensor, labels: torch.Tensor, num_classes: i
     }
 
 
-def expected_calibration_error(confidences: torch.Tensor, correct: torch.Tensor, bins: int = ECE_BINS) -> torch.Tensor:
+def expected_calibration_error(
+    confidences: torch.Tensor, correct: torch.Tensor, bins: int = ECE_BINS
+) -> torch.Tensor:
     """ECE with equal-width confidence bins: sum_b |B_b|/N |acc(B_b) - conf(B_b)|."""
     bin_index = (confidences * bins).long().clamp(0, bins - 1)
-    counts = torch.bincount(bin_index, minlength=bins).double()
     confidence_sums = torch.bincount(bin_index, weights=confidences.double(), minlength=bins)
     correct_sums = torch.bincount(bin_index, weights=correct.double(), minlength=bins)
     return (confidence_sums - correct_sums).abs().sum() / confidences.numel()
 
 
-def prediction_metrics(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> dict[str, torch.Tensor]:
+def prediction_metrics(
+    logits: torch.Tensor, labels: torch.Tensor, num_classes: int
+) -> dict[str, torch.Tensor]:
     """Top-1, top-5, NLL, ECE, per-class accuracy, predictions and confidences."""
     logits = logits.float()
     probabilities = logits.softmax(1)
@@ -98,7 +103,9 @@ def prediction_metrics(logits: torch.Tensor, labels: torch.Tensor, num_classes: 
     }
 
 
-def nearest_mean_agreement(features: torch.Tensor, means: torch.Tensor, predictions: torch.Tensor) -> torch.Tensor:
+def nearest_mean_agreement(
+    features: torch.Tensor, means: torch.Tensor, predictions: torch.Tensor
+) -> torch.Tensor:
     """NC4: share of samples whose nearest class mean is the predicted class."""
     nearest = torch.cdist(features.double(), means.double()).argmin(1)
     return (nearest == predictions).double().mean()

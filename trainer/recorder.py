@@ -36,14 +36,24 @@ class Recorder:
         self.sessions = sessions
         self.run_id: int | None = None
 
-    def create_run(self, config: dict[str, Any], info: dict[str, Any], probe: list[tuple[int, int, bytes]]) -> int:
+    def create_run(
+        self, config: dict[str, Any], info: dict[str, Any], probe: list[tuple[int, int, bytes]]
+    ) -> int:
         """Insert the run (status running) and its probe samples; returns the run id."""
         with self.sessions.begin() as session:
             run = Run(
-                name=config["name"], method=config["method"], dataset=config["dataset"],
-                model=config["model"], config=config, seed=config["seed"],
-                status=RunStatus.running.value, epochs_planned=config["epochs"],
-                started_at=utcnow(), heartbeat_at=utcnow(), code_version=__version__, **info,
+                name=config["name"],
+                method=config["method"],
+                dataset=config["dataset"],
+                model=config["model"],
+                config=config,
+                seed=config["seed"],
+                status=RunStatus.running.value,
+                epochs_planned=config["epochs"],
+                started_at=utcnow(),
+                heartbeat_at=utcnow(),
+                code_version=__version__,
+                **info,
             )
             session.add(run)
             session.flush()
@@ -61,7 +71,9 @@ class Recorder:
             per_class = record.per_class
             session.add_all(
                 ClassEpoch(
-                    run_id=self.run_id, epoch=record.epoch, class_index=k,
+                    run_id=self.run_id,
+                    epoch=record.epoch,
+                    class_index=k,
                     within_class_variance=float(per_class["variance"][k]),
                     center_norm=float(per_class["center_norm"][k]),
                     nearest_class=int(per_class["nearest_class"][k]),
@@ -72,13 +84,15 @@ class Recorder:
             )
             session.add(
                 EmbeddingSnapshot(
-                    run_id=self.run_id, epoch=record.epoch,
+                    run_id=self.run_id,
+                    epoch=record.epoch,
                     probe_features=record.probe_features.astype(np.float16),
                     probe_predictions=record.probe_predictions.astype(np.int16),
                     probe_confidences=record.probe_confidences.astype(np.float32),
                     class_centers=record.class_centers.astype(np.float32),
                     center_distances=record.center_distances.astype(np.float32),
-                    method_centers=None if record.method_centers is None
+                    method_centers=None
+                    if record.method_centers is None
                     else record.method_centers.astype(np.float32),
                 )
             )

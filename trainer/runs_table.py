@@ -15,9 +15,17 @@ def _row(run: Run, last: Epoch | None, best: float | None, done: int) -> tuple[s
         return "-" if value is None else f"{value:.4f}"
 
     return (
-        str(run.id), run.name, run.method, run.dataset, run.model, run.status,
-        f"{done}/{run.epochs_planned}", number(last and last.test_top1), number(best),
-        number(last and last.variance_ratio), number(last and last.nc1),
+        str(run.id),
+        run.name,
+        run.method,
+        run.dataset,
+        run.model,
+        run.status,
+        f"{done}/{run.epochs_planned}",
+        number(last and last.test_top1),
+        number(best),
+        number(last and last.variance_ratio),
+        number(last and last.nc1),
     )
 
 
@@ -30,8 +38,9 @@ def runs_table(sessions: sessionmaker[Session]) -> str:
         stats = {
             run_id: (best, count, last)
             for run_id, best, count, last in session.execute(
-                select(Epoch.run_id, func.max(Epoch.test_top1), func.count(), func.max(Epoch.epoch))
-                .group_by(Epoch.run_id)
+                select(Epoch.run_id, func.max(Epoch.test_top1), func.count(), func.max(Epoch.epoch)).group_by(
+                    Epoch.run_id
+                )
             )
         }
         rows = []

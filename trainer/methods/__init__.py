@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from trainer.config import ConfigError, TrainConfig
+from trainer.methods.bake import BatchKnowledgeEnsembling
 from trainer.methods.base import Method, StepOutput
 from trainer.methods.ce import CrossEntropy
+from trainer.methods.cs_kd import ClassWiseSelfKD
+from trainer.methods.csd import CenterSelfDistillation
+from trainer.methods.ls import LabelSmoothing
+from trainer.methods.ps_kd import ProgressiveSelfKD
 
-METHODS: dict[str, type[Method]] = {cls.name: cls for cls in (CrossEntropy,)}
+METHODS: dict[str, type[Method]] = {
+    cls.name: cls
+    for cls in (
+        CrossEntropy,
+        LabelSmoothing,
+        ClassWiseSelfKD,
+        ProgressiveSelfKD,
+        BatchKnowledgeEnsembling,
+        CenterSelfDistillation,
+    )
+}
 
 
 def create_method(config: TrainConfig, num_classes: int, feature_dim: int, num_train: int) -> Method:

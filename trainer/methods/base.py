@@ -49,7 +49,9 @@ class Method(nn.Module):
         self.epoch = 0
         self.total_epochs = config.epochs
 
-    def batches(self, labels: np.ndarray, batch_size: int, generator: torch.Generator) -> Iterator[np.ndarray]:
+    def batches(
+        self, labels: np.ndarray, batch_size: int, generator: torch.Generator
+    ) -> Iterator[np.ndarray]:
         """Training-set indices of each batch of one epoch."""
         return shuffled_batches(len(labels), batch_size, generator)
 
