@@ -33,7 +33,9 @@ def create_db_engine(db: str | Path) -> Engine:
     """Create an engine; SQLite connections get WAL, synchronous=NORMAL, busy_timeout, foreign keys."""
     url = make_url(database_url(db))
     if url.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)
