@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PYTEST_ARGS ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
@@ -17,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/centerlens demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -51,10 +51,25 @@ def new_database(tmp_path: Path) -> str:
     return str(tmp_path / "centerlens.db")
 
 
+def drop_database(url: str) -> None:
+    """Drop a PostgreSQL test database (even with connections left open); SQLite files go with tmp_path."""
+    if not PG_URL:
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def db_url(tmp_path: Path) -> Iterator[str]:
     """An empty database for one test."""
-    return new_database(tmp_path)
+    url = new_database(tmp_path)
+    yield url
+    drop_database(url)
 
 
 @dataclass
@@ -91,6 +106,7 @@ def trained_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrainedData
             url,
         )
     yield TrainedDatabase(url, list(range(1, len(DIGITS_RUNS) + 1)), DIGITS_EPOCHS)
+    drop_database(url)
 
 
 def require_or_skip(available: bool, reason: str) -> None:

@@ -86,7 +86,9 @@ class ArrayImages(Dataset):
         return self.transform(image), int(self.labels[index])
 
 
-def _resident(images: np.ndarray, labels: np.ndarray, mean, std, padding: int, flip: bool) -> ResidentData:
+def resident_data(
+    images: np.ndarray, labels: np.ndarray, mean, std, padding: int, flip: bool
+) -> ResidentData:
     tensor = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
     return ResidentData(tensor, torch.from_numpy(labels.astype(np.int64)), mean, std, padding, flip)
 
@@ -117,8 +119,8 @@ def load_digits_bundle(config: TrainConfig) -> DatasetBundle:
         default_model="small_cnn",
         image_shape=(1, 8, 8),
         thumbnail=lambda i: png_bytes(Image.fromarray(255 - test_images[i, ..., 0])),
-        train_resident=_resident(images[train_idx], labels[train_idx], mean, std, 1, False),
-        test_resident=_resident(test_images, labels[test_idx], mean, std, 0, False),
+        train_resident=resident_data(images[train_idx], labels[train_idx], mean, std, 1, False),
+        test_resident=resident_data(test_images, labels[test_idx], mean, std, 0, False),
     )
 
 
@@ -153,8 +155,8 @@ def _cifar(config: TrainConfig, num_classes: int) -> DatasetBundle:
         default_model="preact_resnet18",
         image_shape=(3, 32, 32),
         thumbnail=lambda i: png_bytes(Image.fromarray(test.data[i])),
-        train_resident=_resident(train.data, train_labels, CIFAR_MEAN, CIFAR_STD, 4, True),
-        test_resident=_resident(test.data, test_labels, CIFAR_MEAN, CIFAR_STD, 0, False),
+        train_resident=resident_data(train.data, train_labels, CIFAR_MEAN, CIFAR_STD, 4, True),
+        test_resident=resident_data(test.data, test_labels, CIFAR_MEAN, CIFAR_STD, 0, False),
     )
 
 

@@ -64,8 +64,11 @@ def _loaders(config: TrainConfig, bundle: DatasetBundle, device: torch.device):
     return TorchvisionLoader(bundle.train, device, config.workers), TorchvisionLoader(bundle.test, device, 0)
 
 
-def prepare(config: TrainConfig) -> Setup:
-    """Validate the config and build dataset, model, method, probe and loaders (writes nothing)."""
+def prepare(config: TrainConfig, bundle: DatasetBundle | None = None) -> Setup:
+    """Validate the config and build dataset, model, method, probe and loaders (writes nothing).
+
+    ``bundle`` replaces the configured dataset (benchmarks pass synthetic data this way).
+    """
     if config.epochs < 1:
         raise ConfigError(f"epochs must be at least 1 (got {config.epochs})")
     if config.batch_size < 2:
@@ -74,7 +77,7 @@ def prepare(config: TrainConfig) -> Setup:
         raise ConfigError(f"lr must be positive (got {config.lr})")
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    bundle = load_dataset(config)
+    bundle = bundle or load_dataset(config)
     if config.model == "auto":
         config.model = bundle.default_model
     model = create_model(config.model, bundle.num_classes, bundle.image_shape)

@@ -23,6 +23,22 @@ def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) 
     return sums / counts[:, None]
 
 
+def _nc1(centered_within: torch.Tensor, centered_means: torch.Tensor) -> torch.Tensor:
+    """tr(Sw Sb^+)/C without forming a D x D matrix.
+
+    With the SVD M = U S V^T of the C x D centered means, Sb = V S^2 V^T / C, so
+    tr(Sw Sb^+)/C = sum_j (v_j^T Sw v_j) / s_j^2 = sum_j ||H v_j||^2 / (N s_j^2) over the
+    non-negligible s_j (the same cut-off as a Hermitian pseudo-inverse).
+    """
+    n = centered_within.shape[0]
+    _, singular, vh = torch.linalg.svd(centered_means, full_matrices=False)
+    keep = (
+        singular.pow(2) > singular.max().pow(2) * max(centered_means.shape) * torch.finfo(singular.dtype).eps
+    )
+    projected = (centered_within @ vh[keep].T).pow(2).sum(0) / n
+    return (projected / singular[keep].pow(2)).sum()
+
+
 def feature_metrics(
     features: torch.Tensor, labels: torch.Tensor, num_classes: int
 ) -> dict[str, torch.Tensor]:
@@ -36,11 +52,10 @@ def feature_metrics(
     per_class_variance = torch.zeros(c, dtype=h.dtype, device=h.device)
     per_class_variance.index_add_(0, labels, centered_within.pow(2).sum(1))
     per_class_variance = per_class_variance / counts.clamp_min(1)
-    sw = centered_within.T @ centered_within / n
     centered_means = means - global_mean
-    sb = centered_means.T @ centered_means / c
-    trace_sw, trace_sb = torch.trace(sw), torch.trace(sb)
-    nc1 = torch.trace(sw @ torch.linalg.pinv(sb, hermitian=True)) / c
+    trace_sw = centered_within.pow(2).sum() / n
+    trace_sb = centered_means.pow(2).sum() / c
+    nc1 = _nc1(centered_within, centered_means)
 
     distances = torch.cdist(means, means)
     off_diagonal = ~torch.eye(c, dtype=torch.bool, device=h.device)
