@@ -89,7 +89,7 @@ def cifar_shaped(subset: int, folder: str) -> None:
     metrics_s = time.perf_counter() - started
 
     recorder = Recorder(open_store(folder))
-    recorder.create_run(config.to_dict() | {"model": "preact_resnet18"}, {"num_classes": 100}, [])
+    recorder.start_run(config.to_dict() | {"model": "preact_resnet18"}, {"num_classes": 100}, [])
     scalars = {
         name: 0.0
         for name in (

@@ -14,6 +14,8 @@ from centerlens import __version__
 SUBCOMMANDS = {
     "train": ("trainer.cli", "train_main", "train a model and record every epoch's feature space"),
     "runs": ("trainer.cli", "runs_main", "list recorded runs with status and final metrics"),
+    "queue": ("trainer.cli", "queue_main", "queue runs or suites for workers, or cancel a run"),
+    "worker": ("trainer.cli", "worker_main", "claim queued runs and train them, one after another"),
     "project": ("backend.projector_cli", "main", "compute 2-D layouts of recorded epochs (PCA, UMAP)"),
     "serve": ("backend.cli", "serve_main", "serve the API and dashboard (and run the projector)"),
     "demo": ("centerlens.demo", "main", "train the digits demo runs and serve the dashboard"),

@@ -11,7 +11,18 @@ from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from store.codec import NDArray
@@ -64,6 +75,9 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     code_version: Mapped[str | None] = mapped_column(String(40))
+    suite: Mapped[str | None] = mapped_column(String(120), index=True)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     epochs: Mapped[list[Epoch]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="Epoch.epoch", lazy="raise"

@@ -39,6 +39,7 @@ def train_parser() -> argparse.ArgumentParser:
         prog="centerlens train",
         description="Train a classifier and record every epoch's feature space, metrics and probe "
         "embeddings into the database. Every flag is also a key of the YAML --config file.",
+        formatter_class=argparse.HelpFormatter,
     )
     parser.add_argument("--config", help="YAML file of settings (keys as the flags below; flags win)")
     add_config_arguments(parser)
@@ -82,4 +83,83 @@ def runs_main(argv: list[str]) -> int:
     if "://" not in args.db and not Path(args.db).exists():
         return fail("centerlens runs", f"database {args.db} does not exist")
     print(runs_table(open_store(args.db)))
+    return 0
+
+
+def queue_parser() -> OneLineParser:
+    parser = OneLineParser(
+        prog="centerlens queue",
+        description="Queue runs for workers: suites from experiment files (configs/*.yaml), or one run "
+        "from the same flags as `centerlens train`; or cancel a run.",
+        epilog="examples: centerlens queue configs/demo.yaml | centerlens queue --method csd --epochs 30 "
+        "| centerlens queue --cancel 7",
+        formatter_class=argparse.HelpFormatter,
+    )
+    parser.add_argument("suites", nargs="*", help="experiment files to queue (each a suite of runs)")
+    parser.add_argument("--force", action="store_true", help="queue a suite even if it was queued before")
+    parser.add_argument("--cancel", type=int, metavar="RUN_ID", help="cancel a queued or running run")
+    parser.add_argument("--config", help="YAML file of one run's settings (keys as the flags below)")
+    add_config_arguments(parser)
+    return parser
+
+
+def queue_main(argv: list[str]) -> int:
+    """Entry point of ``centerlens queue``."""
+    from store.queue import QueueError, queue_runs, request_cancel
+    from trainer.suite import load_suite
+
+    args = queue_parser().parse_args(argv)
+    db = args.db or "centerlens.db"
+    try:
+        check_database_target(db)
+        if args.cancel is not None:
+            with open_store(db).begin() as session:
+                status = request_cancel(session, args.cancel)
+            print(
+                f"run {args.cancel}: {'cancelled' if status == 'cancelled' else 'will stop after its epoch'}"
+            )
+            return 0
+        suites = [load_suite(path) for path in args.suites] or [(None, [config_from_args(args)])]
+        sessions = open_store(db)
+        for name, configs in suites:
+            with sessions.begin() as session:
+                runs = queue_runs(session, configs, suite=name, force=args.force)
+                ids = ", ".join(str(run.id) for run in runs)
+            print(f"queued {len(runs)} run(s){f' of suite {name!r}' if name else ''}: {ids}")
+    except (ConfigError, QueueError) as error:
+        return fail("centerlens queue", str(error))
+    return 0
+
+
+def worker_main(argv: list[str]) -> int:
+    """Entry point of ``centerlens worker``."""
+    import threading
+
+    from trainer.worker import run_worker, seed_suite_if_empty
+
+    parser = OneLineParser(
+        prog="centerlens worker",
+        description="Claim queued runs one at a time (oldest first) and train them; several workers "
+        "on one database never train the same run.",
+    )
+    parser.add_argument("--db", default="centerlens.db", help="database file path or SQLAlchemy URL")
+    parser.add_argument("--exit-when-empty", action="store_true", help="stop when no run is queued")
+    parser.add_argument("--poll", type=float, default=2.0, help="seconds between looks at an empty queue")
+    parser.add_argument(
+        "--seed-suite", metavar="FILE", help="queue this suite if the database has no runs yet"
+    )
+    args = parser.parse_args(argv)
+    try:
+        check_database_target(args.db)
+        sessions = open_store(args.db)
+        if args.seed_suite:
+            seed_suite_if_empty(sessions, args.seed_suite, print)
+    except ConfigError as error:
+        return fail("centerlens worker", str(error))
+    try:
+        trained = run_worker(sessions, threading.Event(), args.exit_when_empty, args.poll)
+    except KeyboardInterrupt:
+        print("centerlens worker: interrupted", file=sys.stderr)
+        return 130
+    print(f"worker trained {trained} run(s)")
     return 0

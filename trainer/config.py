@@ -1,72 +1,21 @@
-"""Training configuration: one dataclass whose fields are both the CLI flags and the YAML keys."""
+"""The trainer's view of a run's configuration: the shared dataclass plus its command-line flags."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, get_type_hints
+from typing import get_type_hints
 
-import yaml
+from store.runconfig import CHOICES, ConfigError, TrainConfig, build_config, load_yaml
 
-
-class ConfigError(ValueError):
-    """A bad setting, reported to the user as one line before anything is written."""
-
-
-def _opt(default: Any, help: str, **extra: Any) -> Any:  # noqa: A002
-    return field(default=default, metadata={"help": help, **extra})
-
-
-@dataclass
-class TrainConfig:
-    """Everything one run needs; stored, fully resolved, with the run."""
-
-    dataset: str = _opt("digits", "dataset: digits, cifar10, cifar100, imagefolder")
-    model: str = _opt(
-        "auto", "model (auto picks the dataset's default): small_cnn, preact_resnet18, resnet18"
-    )
-    method: str = _opt("ce", "training method: ce, ls, cs_kd, ps_kd, bake, csd")
-    epochs: int = _opt(10, "number of training epochs")
-    seed: int = _opt(0, "random seed for weights, batches and augmentation")
-    name: str = _opt("", "run name (default: METHOD-DATASET-sSEED)")
-    db: str = _opt("centerlens.db", "database file path or SQLAlchemy URL")
-    data_dir: str = _opt("data", "folder holding the dataset files (cifar, imagefolder)")
-    download: bool = _opt(False, "download CIFAR files into --data-dir if missing")
-    batch_size: int = _opt(128, "training batch size")
-    lr: float = _opt(0.1, "initial learning rate (SGD)")
-    momentum: float = _opt(0.9, "SGD momentum")
-    weight_decay: float = _opt(5e-4, "SGD weight decay")
-    lr_milestones: list[float] = _opt(
-        None, "learning-rate x0.1 steps, as fractions of the epochs (default 0.5 0.75)", nargs="+"
-    )
-    probe_per_class: int = _opt(0, "probe samples per class (0: as many as fit in 5,000 points)")
-    probe_seed: int = _opt(0, "seed of the probe selection (same seed + dataset = same probe)")
-    device: str = _opt("auto", "device: auto, cpu, cuda, cuda:N")
-    loader: str = _opt(
-        "auto", "data loader: auto (tensor-resident where the data fits), resident, torchvision"
-    )
-    workers: int = _opt(2, "data-loading worker processes (torchvision loader)")
-    temperature: float = _opt(4.0, "distillation temperature T (cs_kd, bake, csd)")
-    distill_weight: float = _opt(1.0, "distillation weight lambda (cs_kd, bake, csd)")
-    smoothing: float = _opt(0.1, "label-smoothing epsilon (ls)")
-    alpha: float = _opt(0.8, "PS-KD's final target weight alpha (ps_kd)")
-    omega: float = _opt(0.5, "BAKE's propagation weight omega (bake)")
-    group_size: int = _opt(4, "same-class images per group in a BAKE batch (bake)")
-    beta: float = _opt(0.5, "CSD: weight of the class-center prediction in the fused target")
-    center_momentum: float = _opt(0.9, "CSD: momentum m of the EMA class centers")
-    center_rule: str = _opt("ema", "CSD: how centers are learned: ema or learned")
-
-    def __post_init__(self) -> None:
-        if self.lr_milestones is None:
-            self.lr_milestones = [0.5, 0.75]
-        if not self.name:
-            self.name = f"{self.method}-{self.dataset}-s{self.seed}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The resolved config as plain JSON-able values."""
-        return dataclasses.asdict(self)
+__all__ = [
+    "CHOICES",
+    "ConfigError",
+    "TrainConfig",
+    "add_config_arguments",
+    "build_config",
+    "config_from_args",
+]
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,31 +32,6 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, dest=item.name, type=float, nargs="+", help=help_text)
         else:
             parser.add_argument(flag, dest=item.name, type=kind, help=help_text)
-
-
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config whose keys are the config field names (dashes allowed)."""
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError as error:
-        raise ConfigError(f"config file not found: {path}") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"config file {path} is not valid YAML: {error}".splitlines()[0]) from error
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of settings")
-    return {str(key).replace("-", "_"): value for key, value in data.items()}
-
-
-def build_config(values: dict[str, Any]) -> TrainConfig:
-    """Make a config from a mapping, rejecting unknown keys with the key's name."""
-    known = {item.name for item in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown setting {unknown[0]!r}")
-    try:
-        return TrainConfig(**values)
-    except TypeError as error:
-        raise ConfigError(str(error)) from error
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

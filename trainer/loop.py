@@ -229,10 +229,23 @@ def probe_rows(setup: Setup) -> list[tuple[int, int, bytes]]:
     return [(int(i), int(labels[i]), setup.bundle.thumbnail(int(i))) for i in setup.probe_indices]
 
 
-def train(setup: Setup, recorder: Recorder, log=print) -> int:
-    """Create the run, train every epoch and record it; marks the run failed or cancelled on error."""
+def epoch_line(record: EpochRecord, epochs: int) -> str:
+    """One line of progress per finished epoch."""
+    s = record.scalars
+    return (
+        f"epoch {record.epoch}/{epochs}  loss {s['train_loss']:.4f}  test top1 {s['test_top1']:.4f}  "
+        f"tr(Sw)/tr(Sb) {s['variance_ratio']:.4f}  NC1 {s['nc1']:.4f}  {s['images_per_second']:.0f} img/s"
+    )
+
+
+def train(setup: Setup, recorder: Recorder, log=print, run_id: int | None = None) -> int:
+    """Create the run (or take over queued run ``run_id``), train and record every epoch.
+
+    Marks the run failed (with the error) on an exception and cancelled on Ctrl-C or when a
+    cancel request is seen at the end of an epoch.
+    """
     config = setup.config
-    run_id = recorder.create_run(config.to_dict(), run_info(setup), probe_rows(setup))
+    run_id = recorder.start_run(config.to_dict(), run_info(setup), probe_rows(setup), run_id)
     log(
         f"run {run_id} '{config.name}': {config.method} on {config.dataset} with {config.model}, "
         f"{config.epochs} epochs on {setup.device}"
@@ -251,14 +264,13 @@ def train(setup: Setup, recorder: Recorder, log=print) -> int:
             started = time.perf_counter()
             record = build_record(setup, epoch, stats, learning_rate)
             record.scalars["record_seconds"] = time.perf_counter() - started
-            recorder.write_epoch(record)
+            cancel_requested = recorder.write_epoch(record)
             scheduler.step()
-            s = record.scalars
-            log(
-                f"epoch {epoch + 1}/{config.epochs}  loss {s['train_loss']:.4f}  "
-                f"test top1 {s['test_top1']:.4f}  tr(Sw)/tr(Sb) {s['variance_ratio']:.4f}  "
-                f"NC1 {s['nc1']:.4f}  {s['images_per_second']:.0f} img/s"
-            )
+            log(epoch_line(record, config.epochs))
+            if cancel_requested:
+                recorder.finish(RunStatus.cancelled, f"cancelled on request after epoch {epoch + 1}")
+                log(f"run {run_id} cancelled on request")
+                return run_id
     except KeyboardInterrupt:
         recorder.finish(RunStatus.cancelled, "interrupted")
         raise

@@ -36,25 +36,32 @@ class Recorder:
         self.sessions = sessions
         self.run_id: int | None = None
 
-    def create_run(
-        self, config: dict[str, Any], info: dict[str, Any], probe: list[tuple[int, int, bytes]]
+    def start_run(
+        self,
+        config: dict[str, Any],
+        info: dict[str, Any],
+        probe: list[tuple[int, int, bytes]],
+        run_id: int | None = None,
     ) -> int:
-        """Insert the run (status running) and its probe samples; returns the run id."""
+        """Insert the run (or take over the queued run ``run_id``) as running, with its probe samples."""
+        columns = {
+            "name": config["name"],
+            "method": config["method"],
+            "dataset": config["dataset"],
+            "model": config["model"],
+            "config": config,
+            "seed": config["seed"],
+            "status": RunStatus.running.value,
+            "epochs_planned": config["epochs"],
+            "started_at": utcnow(),
+            "heartbeat_at": utcnow(),
+            "code_version": __version__,
+            **info,
+        }
         with self.sessions.begin() as session:
-            run = Run(
-                name=config["name"],
-                method=config["method"],
-                dataset=config["dataset"],
-                model=config["model"],
-                config=config,
-                seed=config["seed"],
-                status=RunStatus.running.value,
-                epochs_planned=config["epochs"],
-                started_at=utcnow(),
-                heartbeat_at=utcnow(),
-                code_version=__version__,
-                **info,
-            )
+            run = session.get(Run, run_id) if run_id is not None else Run()
+            for name, value in columns.items():
+                setattr(run, name, value)
             session.add(run)
             session.flush()
             session.add_all(
@@ -64,8 +71,11 @@ class Recorder:
             self.run_id = run.id
         return self.run_id
 
-    def write_epoch(self, record: EpochRecord) -> None:
-        """Write the epoch's metrics, per-class rows and snapshot atomically."""
+    def write_epoch(self, record: EpochRecord) -> bool:
+        """Write the epoch's metrics, per-class rows and snapshot atomically.
+
+        Returns True when someone asked for the run to be cancelled.
+        """
         with self.sessions.begin() as session:
             session.add(Epoch(run_id=self.run_id, epoch=record.epoch, **record.scalars))
             per_class = record.per_class
@@ -98,6 +108,7 @@ class Recorder:
             )
             run = session.get(Run, self.run_id)
             run.heartbeat_at = utcnow()
+            return run.cancel_requested
 
     def finish(self, status: RunStatus, error: str | None = None) -> None:
         """Mark the run completed, failed or cancelled (in its own transaction)."""

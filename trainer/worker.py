@@ -1,0 +1,81 @@
+"""``centerlens worker``: claim queued runs one after another and train them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from store import Run, RunStatus
+from store.queue import claim_next_run, config_of, queue_runs
+from trainer.config import ConfigError
+from trainer.recorder import Recorder
+from trainer.suite import load_suite
+
+
+def worker_name() -> str:
+    """host:pid, shown on the runs a worker trains."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def seed_suite_if_empty(
+    sessions: sessionmaker[Session], path: str | Path, log: Callable[[str], None]
+) -> None:
+    """Queue the suite in ``path`` when the database has no runs at all (a first start)."""
+    with sessions.begin() as session:
+        if session.scalar(select(func.count()).select_from(Run)):
+            return
+        name, configs = load_suite(path)
+        queue_runs(session, configs, suite=name)
+    log(f"queued suite {name!r}: {len(configs)} runs")
+
+
+def train_claimed(sessions: sessionmaker[Session], run_id: int, log: Callable[[str], None]) -> None:
+    """Train a claimed run; a bad config or a crash marks it failed and the worker goes on."""
+    from trainer.loop import prepare, train
+
+    recorder = Recorder(sessions)
+    recorder.run_id = run_id
+    try:
+        with sessions() as session:
+            config = config_of(session.get(Run, run_id))
+        setup = prepare(config)
+    except ConfigError as error:
+        recorder.finish(RunStatus.failed, str(error))
+        log(f"run {run_id} failed: {error}")
+        return
+    try:
+        train(setup, recorder, log=log, run_id=run_id)
+    except Exception as error:  # recorded on the run by train(); the worker takes the next one
+        log(f"run {run_id} failed: {type(error).__name__}: {error}")
+
+
+def run_worker(
+    sessions: sessionmaker[Session],
+    stop: threading.Event,
+    exit_when_empty: bool = False,
+    poll_seconds: float = 2.0,
+    log: Callable[[str], None] = print,
+) -> int:
+    """Train queued runs until ``stop`` is set (or the queue is empty); returns runs trained."""
+    name, trained = worker_name(), 0
+    log(f"worker {name} waiting for queued runs")
+    while not stop.is_set():
+        run_id = claim_next_run(sessions, name)
+        if run_id is None:
+            if exit_when_empty:
+                break
+            stop.wait(poll_seconds)
+            continue
+        log(f"worker {name} claimed run {run_id}")
+        started = time.monotonic()
+        train_claimed(sessions, run_id, log)
+        trained += 1
+        log(f"run {run_id} done in {time.monotonic() - started:.0f} s")
+    return trained
