@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 from collections.abc import Sequence
+from datetime import timedelta, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import Run, RunStatus, utcnow
@@ -22,6 +25,25 @@ FINISHED = {RunStatus.completed.value, RunStatus.failed.value, RunStatus.cancell
 
 class QueueError(ValueError):
     """A queue request that cannot be carried out (duplicate suite, unknown or finished run)."""
+
+
+def worker_name() -> str:
+    """host:pid of this process, recorded on the runs it trains."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def known_dead(worker: str | None) -> bool:
+    """True when ``worker`` names a process on this host that no longer exists."""
+    host, _, pid = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def suite_key(name: str, configs: Sequence[TrainConfig]) -> str:
@@ -58,29 +80,59 @@ def queue_runs(
     return runs
 
 
-def claim_next_run(sessions: sessionmaker[Session], worker: str) -> int | None:
-    """Mark the oldest queued run as running for ``worker`` and return its id (None if none)."""
-    now = utcnow()
-    claimed = {"status": RunStatus.running.value, "worker": worker, "started_at": now, "heartbeat_at": now}
+def claimable(stale_after: float | None):
+    """Queued runs, and running runs whose trainer stopped beating for ``stale_after`` seconds."""
+    condition = Run.status == RunStatus.queued.value
+    if stale_after is not None:
+        cutoff = utcnow() - timedelta(seconds=stale_after)
+        condition = or_(condition, and_(Run.status == RunStatus.running.value, Run.heartbeat_at < cutoff))
+    return condition
+
+
+def claim_next_run(
+    sessions: sessionmaker[Session], worker: str, stale_after: float | None = None
+) -> int | None:
+    """Take the oldest claimable run for ``worker`` (marking it running) and return its id, or None.
+
+    With ``stale_after``, a running run whose heartbeat is older than that many seconds (its
+    worker died) is claimable too; the new worker resumes it from its checkpoint.
+    """
+    claimed = {"status": RunStatus.running.value, "worker": worker, "heartbeat_at": utcnow()}
+    condition = claimable(stale_after)
     with sessions.begin() as session:
         if session.get_bind().dialect.name == "postgresql":
             run_id = session.scalar(
-                select(Run.id)
-                .where(Run.status == RunStatus.queued.value)
-                .order_by(Run.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
+                select(Run.id).where(condition).order_by(Run.id).limit(1).with_for_update(skip_locked=True)
             )
             if run_id is not None:
                 session.execute(update(Run).where(Run.id == run_id).values(**claimed))
             return run_id
-        oldest = select(Run.id).where(Run.status == RunStatus.queued.value).order_by(Run.id).limit(1)
+        oldest = select(Run.id).where(condition).order_by(Run.id).limit(1)
         return session.scalar(
             update(Run)
-            .where(Run.id == oldest.scalar_subquery(), Run.status == RunStatus.queued.value)
+            .where(Run.id == oldest.scalar_subquery(), condition)
             .values(**claimed)
             .returning(Run.id)
         )
+
+
+def claim_run(sessions: sessionmaker[Session], run_id: int, worker: str, stale_after: float) -> None:
+    """Take one given run to resume it; refused while another trainer is alive on it or it completed."""
+    with sessions.begin() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            raise QueueError(f"no run with id {run_id}")
+        if run.status == RunStatus.completed.value:
+            raise QueueError(f"run {run_id} is already completed")
+        heartbeat = run.heartbeat_at
+        if heartbeat is not None and heartbeat.tzinfo is None:  # SQLite returns naive UTC
+            heartbeat = heartbeat.replace(tzinfo=timezone.utc)
+        recent = heartbeat is not None and heartbeat >= utcnow() - timedelta(seconds=stale_after)
+        alive = recent and not known_dead(run.worker)
+        if run.status == RunStatus.running.value and alive:
+            raise QueueError(f"run {run_id} is being trained by {run.worker or 'another trainer'}")
+        run.status, run.worker, run.heartbeat_at = RunStatus.running.value, worker, utcnow()
+        run.cancel_requested, run.finished_at = False, None
 
 
 def request_cancel(session: Session, run_id: int) -> str:

@@ -59,6 +59,11 @@ class TrainConfig:
         "auto", "data loader: auto (tensor-resident where the data fits), resident, torchvision"
     )
     workers: int = _opt(2, "data-loading worker processes (torchvision loader)")
+    compile: bool = _opt(False, "compile the model with torch.compile (CUDA; slower first epoch)")
+    checkpoint_every: int = _opt(1, "save a resumable checkpoint every N epochs (0: never)")
+    checkpoint_dir: str = _opt(
+        "", "checkpoint folder (default: DB_FILE.checkpoints/, or ./checkpoints for URLs)"
+    )
     temperature: float = _opt(4.0, "distillation temperature T (cs_kd, bake, csd)")
     distill_weight: float = _opt(1.0, "distillation weight lambda (cs_kd, bake, csd)")
     smoothing: float = _opt(0.1, "label-smoothing epsilon (ls)")

@@ -42,8 +42,36 @@ def train_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.HelpFormatter,
     )
     parser.add_argument("--config", help="YAML file of settings (keys as the flags below; flags win)")
+    parser.add_argument(
+        "--resume", type=int, metavar="RUN_ID", help="continue run RUN_ID of --db from its last checkpoint"
+    )
     add_config_arguments(parser)
     return parser
+
+
+def resume_main(run_id: int, db: str) -> int:
+    """``centerlens train --resume RUN_ID``: continue a stopped run from its newest checkpoint."""
+    from store import Run
+    from store.queue import QueueError, claim_run, worker_name
+    from trainer.worker import STALE_AFTER_SECONDS, train_claimed
+
+    try:
+        if "://" not in db and not Path(db).exists():
+            raise ConfigError(f"database {db} does not exist")
+        sessions = open_store(db)
+        claim_run(sessions, run_id, worker_name(), STALE_AFTER_SECONDS)
+    except (ConfigError, QueueError) as error:
+        return fail("centerlens train", str(error))
+    train_claimed(sessions, run_id, db, print)
+    with sessions() as session:
+        status = session.get(Run, run_id).status
+    print(f"run {run_id} {status} in {db}")
+    return 0 if status == "completed" else 1
+
+
+def absolute_db(db: str) -> str:
+    """A file path made absolute (checkpoints and resumes then find it from any folder); URLs as given."""
+    return db if "://" in db else str(Path(db).expanduser().resolve())
 
 
 def train_main(argv: list[str]) -> int:
@@ -52,8 +80,11 @@ def train_main(argv: list[str]) -> int:
     from trainer.recorder import Recorder
 
     args = train_parser().parse_args(argv)
+    if args.resume is not None:
+        return resume_main(args.resume, absolute_db(args.db or "centerlens.db"))
     try:
         config = config_from_args(args)
+        config.db = absolute_db(config.db)
         check_database_target(config.db)
         setup = prepare(config)
         sessions = open_store(config.db)
@@ -131,12 +162,7 @@ def queue_main(argv: list[str]) -> int:
     return 0
 
 
-def worker_main(argv: list[str]) -> int:
-    """Entry point of ``centerlens worker``."""
-    import threading
-
-    from trainer.worker import run_worker, seed_suite_if_empty
-
+def worker_parser() -> OneLineParser:
     parser = OneLineParser(
         prog="centerlens worker",
         description="Claim queued runs one at a time (oldest first) and train them; several workers "
@@ -148,6 +174,22 @@ def worker_main(argv: list[str]) -> int:
     parser.add_argument(
         "--seed-suite", metavar="FILE", help="queue this suite if the database has no runs yet"
     )
+    parser.add_argument(
+        "--stale-after",
+        type=float,
+        default=120.0,
+        help="take over a running run whose trainer has not refreshed its heartbeat for this many seconds",
+    )
+    return parser
+
+
+def worker_main(argv: list[str]) -> int:
+    """Entry point of ``centerlens worker``."""
+    import threading
+
+    from trainer.worker import run_worker, seed_suite_if_empty
+
+    parser = worker_parser()
     args = parser.parse_args(argv)
     try:
         check_database_target(args.db)
@@ -157,7 +199,10 @@ def worker_main(argv: list[str]) -> int:
     except ConfigError as error:
         return fail("centerlens worker", str(error))
     try:
-        trained = run_worker(sessions, threading.Event(), args.exit_when_empty, args.poll)
+        db = absolute_db(args.db)
+        trained = run_worker(
+            sessions, db, threading.Event(), args.exit_when_empty, args.poll, args.stale_after
+        )
     except KeyboardInterrupt:
         print("centerlens worker: interrupted", file=sys.stderr)
         return 130

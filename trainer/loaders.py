@@ -41,6 +41,13 @@ def random_crop_flip(
     return images
 
 
+def to_device_layout(images: torch.Tensor) -> torch.Tensor:
+    """channels_last on CUDA (faster convolutions with bf16), unchanged elsewhere."""
+    if images.device.type == "cuda":
+        return images.contiguous(memory_format=torch.channels_last)
+    return images
+
+
 class ResidentLoader:
     """A whole split held on the device; batches are gathered, augmented and normalised there."""
 
@@ -62,7 +69,7 @@ class ResidentLoader:
             images = self.images[indices]
             if self.augment:
                 images = random_crop_flip(images, self.data.crop_padding, self.data.flip, self.generator)
-            yield (images.float() - self.mean) / self.std, self.labels[indices], indices
+            yield to_device_layout((images.float() - self.mean) / self.std), self.labels[indices], indices
 
 
 class _Indexed(Dataset):
@@ -96,7 +103,7 @@ class TorchvisionLoader:
         )
         for images, labels, indices in loader:
             yield (
-                images.to(self.device, non_blocking=True),
+                to_device_layout(images.to(self.device, non_blocking=True)),
                 labels.to(self.device, non_blocking=True),
                 indices.to(self.device, non_blocking=True),
             )

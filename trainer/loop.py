@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -11,6 +13,8 @@ from torch import nn
 from tqdm import tqdm
 
 from store import RunStatus
+from store.queue import worker_name
+from trainer.checkpoint import TrainingState, checkpoint_path, load_checkpoint, save_checkpoint
 from trainer.config import ConfigError, TrainConfig
 from trainer.datasets import DatasetBundle, load_dataset
 from trainer.loaders import ResidentLoader, TorchvisionLoader, sequential_batches
@@ -21,6 +25,7 @@ from trainer.probe import default_per_class, select_probe
 from trainer.recorder import EpochRecord, Recorder
 
 EVAL_BATCH = 512
+HEARTBEAT_SECONDS = 10.0
 
 
 @dataclass
@@ -91,6 +96,8 @@ def prepare(config: TrainConfig, bundle: DatasetBundle | None = None) -> Setup:
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
         torch.backends.cudnn.benchmark = True
+    if config.compile:
+        model = torch.compile(model)
     return Setup(config, device, bundle, model, method, probe, train_loader, test_loader)
 
 
@@ -220,6 +227,7 @@ def run_info(setup: Setup) -> dict:
         "feature_dim": setup.model.feature_dim,
         "probe_size": len(setup.probe_indices),
         "probe_seed": setup.config.probe_seed,
+        "worker": worker_name(),
     }
 
 
@@ -238,11 +246,60 @@ def epoch_line(record: EpochRecord, epochs: int) -> str:
     )
 
 
-def train(setup: Setup, recorder: Recorder, log=print, run_id: int | None = None) -> int:
-    """Create the run (or take over queued run ``run_id``), train and record every epoch.
+class Heartbeat:
+    """Refreshes the run's heartbeat from a background thread while it trains."""
 
-    Marks the run failed (with the error) on an exception and cancelled on Ctrl-C or when a
-    cancel request is seen at the end of an epoch.
+    def __init__(self, recorder: Recorder, seconds: float = HEARTBEAT_SECONDS) -> None:
+        self.recorder, self.seconds, self.stop = recorder, seconds, threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.seconds):
+            try:
+                self.recorder.heartbeat()
+            except Exception:  # a busy or unreachable database must not stop training
+                continue
+
+    def __enter__(self) -> Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+
+
+def training_state(setup: Setup) -> TrainingState:
+    """Optimizer (model + method parameters), step-decay scheduler and the batch-order generator."""
+    config = setup.config
+    parameters = list(setup.model.parameters()) + list(setup.method.parameters())
+    optimizer = torch.optim.SGD(
+        parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
+    milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
+    return TrainingState(optimizer, scheduler, torch.Generator().manual_seed(config.seed))
+
+
+def resume_point(setup: Setup, state: TrainingState, recorder: Recorder, path: Path, log) -> int:
+    """Restore the newest checkpoint and make the database agree with it; returns epochs done."""
+    restored = load_checkpoint(path, setup, state)
+    epochs_done = 0
+    if restored is not None:
+        epochs_done, record = restored
+        if recorder.last_epoch() < epochs_done:
+            recorder.write_epoch(record)  # the trainer died between checkpoint and transaction
+        log(f"resuming run {recorder.run_id} after epoch {epochs_done}")
+    recorder.truncate_after(epochs_done)
+    return epochs_done
+
+
+def train(
+    setup: Setup, recorder: Recorder, log=print, run_id: int | None = None, resume: bool = False
+) -> int:
+    """Create the run (or take over run ``run_id``), train and record every epoch.
+
+    With ``resume`` the run continues from its newest checkpoint. Marks the run failed (with the
+    error) on an exception and cancelled on Ctrl-C or when a cancel request is seen after an epoch.
     """
     config = setup.config
     run_id = recorder.start_run(config.to_dict(), run_info(setup), probe_rows(setup), run_id)
@@ -250,27 +307,26 @@ def train(setup: Setup, recorder: Recorder, log=print, run_id: int | None = None
         f"run {run_id} '{config.name}': {config.method} on {config.dataset} with {config.model}, "
         f"{config.epochs} epochs on {setup.device}"
     )
-    parameters = list(setup.model.parameters()) + list(setup.method.parameters())
-    optimizer = torch.optim.SGD(
-        parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-    )
-    milestones = sorted({max(1, round(f * config.epochs)) for f in config.lr_milestones})
-    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
-    generator = torch.Generator().manual_seed(config.seed)
+    state = training_state(setup)
+    path = checkpoint_path(config.db, config.checkpoint_dir, run_id)
     try:
-        for epoch in range(config.epochs):
-            learning_rate = optimizer.param_groups[0]["lr"]
-            stats = train_epoch(setup, optimizer, generator, epoch)
-            started = time.perf_counter()
-            record = build_record(setup, epoch, stats, learning_rate)
-            record.scalars["record_seconds"] = time.perf_counter() - started
-            cancel_requested = recorder.write_epoch(record)
-            scheduler.step()
-            log(epoch_line(record, config.epochs))
-            if cancel_requested:
-                recorder.finish(RunStatus.cancelled, f"cancelled on request after epoch {epoch + 1}")
-                log(f"run {run_id} cancelled on request")
-                return run_id
+        start = resume_point(setup, state, recorder, path, log) if resume else 0
+        with Heartbeat(recorder):
+            for epoch in range(start, config.epochs):
+                learning_rate = state.optimizer.param_groups[0]["lr"]
+                stats = train_epoch(setup, state.optimizer, state.generator, epoch)
+                started = time.perf_counter()
+                record = build_record(setup, epoch, stats, learning_rate)
+                record.scalars["record_seconds"] = time.perf_counter() - started
+                state.scheduler.step()
+                if config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0:
+                    save_checkpoint(path, setup, state, epoch + 1, record)
+                cancel_requested = recorder.write_epoch(record)
+                log(epoch_line(record, config.epochs))
+                if cancel_requested:
+                    recorder.finish(RunStatus.cancelled, f"cancelled on request after epoch {epoch + 1}")
+                    log(f"run {run_id} cancelled on request")
+                    return run_id
     except KeyboardInterrupt:
         recorder.finish(RunStatus.cancelled, "interrupted")
         raise
@@ -278,4 +334,5 @@ def train(setup: Setup, recorder: Recorder, log=print, run_id: int | None = None
         recorder.finish(RunStatus.failed, f"{type(error).__name__}: {error}")
         raise
     recorder.finish(RunStatus.completed)
+    path.unlink(missing_ok=True)
     return run_id

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from centerlens import __version__
-from store import ClassEpoch, EmbeddingSnapshot, Epoch, ProbeSample, Run, RunStatus
+from store import ClassEpoch, EmbeddingSnapshot, Epoch, ProbeSample, Projection, Run, RunStatus
 from store.models import utcnow
 
 
@@ -53,21 +53,28 @@ class Recorder:
             "seed": config["seed"],
             "status": RunStatus.running.value,
             "epochs_planned": config["epochs"],
-            "started_at": utcnow(),
             "heartbeat_at": utcnow(),
+            "error": None,
             "code_version": __version__,
             **info,
         }
         with self.sessions.begin() as session:
-            run = session.get(Run, run_id) if run_id is not None else Run()
+            run = session.get(Run, run_id) if run_id is not None else Run(started_at=utcnow())
             for name, value in columns.items():
                 setattr(run, name, value)
+            run.started_at = run.started_at or utcnow()
             session.add(run)
             session.flush()
-            session.add_all(
-                ProbeSample(run_id=run.id, position=position, dataset_index=index, label=label, thumbnail=png)
-                for position, (index, label, png) in enumerate(probe)
+            has_probe = session.scalar(
+                select(ProbeSample.position).where(ProbeSample.run_id == run.id).limit(1)
             )
+            if has_probe is None:
+                session.add_all(
+                    ProbeSample(
+                        run_id=run.id, position=position, dataset_index=index, label=label, thumbnail=png
+                    )
+                    for position, (index, label, png) in enumerate(probe)
+                )
             self.run_id = run.id
         return self.run_id
 
@@ -118,7 +125,18 @@ class Recorder:
             run = session.get(Run, self.run_id)
             run.status, run.error, run.finished_at = status.value, error, utcnow()
 
+    def last_epoch(self) -> int:
+        """The newest whole epoch recorded for the run (0 if none)."""
+        with self.sessions() as session:
+            return session.scalar(select(func.max(Epoch.epoch)).where(Epoch.run_id == self.run_id)) or 0
 
-def recorded_epochs(session: Session, run_id: int) -> list[int]:
-    """Epoch numbers recorded for a run, in order."""
-    return list(session.scalars(select(Epoch.epoch).where(Epoch.run_id == run_id).order_by(Epoch.epoch)))
+    def truncate_after(self, epoch: int) -> None:
+        """Delete the run's records of epochs after ``epoch`` (before retraining them), atomically."""
+        with self.sessions.begin() as session:
+            for table in (Projection, EmbeddingSnapshot, ClassEpoch, Epoch):
+                session.execute(delete(table).where(table.run_id == self.run_id, table.epoch > epoch))
+
+    def heartbeat(self) -> None:
+        """Tell other workers this run's trainer is alive."""
+        with self.sessions.begin() as session:
+            session.execute(update(Run).where(Run.id == self.run_id).values(heartbeat_at=utcnow()))
