@@ -1,0 +1,1 @@
+"""HTTP routers, one module per resource, thin over ``backend.queries`` and ``backend.frames``."""

@@ -1,0 +1,49 @@
+"""Downloads: a run's per-epoch metrics as CSV, and a self-contained HTML animation of its frames."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import HTMLResponse
+
+from backend import queries
+from backend.animation import animation_html
+from backend.deps import NOT_FOUND, MethodQuery, RunDep, SessionDep
+from backend.frames import layouts, stored_frames
+
+router = APIRouter(prefix="/runs", tags=["export"], responses=NOT_FOUND)
+
+
+def _attachment(run_name: str, run_id: int, suffix: str) -> dict[str, str]:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", run_name).strip("._") or "run"
+    return {"Content-Disposition": f'attachment; filename="{run_id}-{safe}.{suffix}"'}
+
+
+@router.get("/{run_id}/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def export_csv(run: RunDep, session: SessionDep) -> Response:
+    """Per-epoch metrics, one row per epoch, one column per metric (empty where absent)."""
+    series = queries.epoch_series(session, run.id).model_dump()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(queries.EPOCH_METRICS)
+    writer.writerows(zip(*(series[name] for name in queries.EPOCH_METRICS)))
+    return Response(buffer.getvalue(), media_type="text/csv", headers=_attachment(run.name, run.id, "csv"))
+
+
+@router.get("/{run_id}/export.html", response_class=HTMLResponse)
+def export_html(run: RunDep, session: SessionDep, method: MethodQuery = "pca") -> HTMLResponse:
+    """An offline HTML page (Plotly.js inlined) that animates the run's frames epoch by epoch."""
+    stored = stored_frames(session, run.id, method)
+    shown = [(frame.epoch, layout) for frame, layout in zip(stored, layouts(stored)) if layout is not None]
+    if not shown:
+        raise HTTPException(status_code=404, detail=f"run {run.id} has no {method} frames yet")
+    labels, _ = queries.probe_arrays(session, run.id)
+    names = run.class_names or [str(index) for index in range(run.num_classes or 0)]
+    page = animation_html(
+        title=f"{run.name}: {method} frames", epochs=[epoch for epoch, _ in shown],
+        layouts=[layout for _, layout in shown], labels=labels, class_names=names,
+    )
+    return HTMLResponse(page, headers=_attachment(run.name, run.id, "html"))

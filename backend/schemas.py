@@ -1,0 +1,169 @@
+"""Response schemas of the HTTP API (docs/api.md), kept apart from the ORM models in ``store``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+WireDtype = Literal["f4", "f8", "i1", "i2", "i4", "u1", "u2"]
+
+
+class TypedArray(BaseModel):
+    """A numeric array as base64 little-endian bytes, which Plotly.js reads directly."""
+
+    dtype: WireDtype
+    bdata: str = Field(description="base64 of the little-endian C-order bytes")
+    shape: list[int] | None = Field(
+        default=None, exclude_if=lambda shape: shape is None, description="omitted for 1-D arrays"
+    )
+
+
+class ErrorMessage(BaseModel):
+    """An error answer: what was wrong with the request."""
+
+    detail: str
+
+
+class Health(BaseModel):
+    """Liveness, the server's version and the database kind."""
+
+    status: Literal["ok"] = "ok"
+    version: str
+    database: str
+
+
+class FinalMetrics(BaseModel):
+    """Headline metrics of a run's last recorded epoch."""
+
+    test_top1: float | None
+    variance_ratio: float | None
+    nc1: float | None
+    within_class_variance: float | None
+    test_ece: float | None
+
+
+class RunSummary(BaseModel):
+    """One row of the runs table: state, progress and final metrics."""
+
+    id: int
+    name: str
+    method: str
+    dataset: str
+    model: str
+    status: str
+    epochs_done: int
+    epochs_planned: int
+    progress: float
+    eta_seconds: float | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    final: FinalMetrics | None
+    best_top1: float | None
+    probe_size: int | None
+    seed: int
+
+
+class RunDetail(RunSummary):
+    """A run summary plus its resolved config and class names."""
+
+    config: dict[str, Any]
+    class_names: list[str] | None
+    num_classes: int | None
+    feature_dim: int | None
+    device: str | None
+    error: str | None
+
+
+Series = list[float | None]
+
+
+class EpochSeries(BaseModel):
+    """Per-epoch metrics of a run, one list per metric (columnar; null where absent)."""
+
+    epoch: list[int]
+    train_loss: Series
+    train_ce: Series
+    train_distill: Series
+    train_accuracy: Series
+    test_top1: Series
+    test_top5: Series
+    test_nll: Series
+    test_ece: Series
+    within_class_variance: Series
+    between_class_variance: Series
+    variance_ratio: Series
+    nc1: Series
+    cdnv: Series
+    nc2_equinorm: Series
+    nc2_equiangular: Series
+    nc2_max_angle: Series
+    nc4_agreement: Series
+    learning_rate: Series
+    epoch_seconds: Series
+    images_per_second: Series
+
+
+class ClassSeries(BaseModel):
+    """Per-class statistics of every epoch: one row per epoch, one column per class."""
+
+    epoch: list[int]
+    class_names: list[str]
+    within_class_variance: list[Series]
+    nearest_class: list[list[int]]
+    nearest_distance: list[Series]
+    test_accuracy: list[Series]
+    center_norm: list[Series]
+
+
+class Centers(BaseModel):
+    """Class centers of one epoch and their pairwise distances."""
+
+    epoch: int
+    center_distances: TypedArray
+    class_centers: TypedArray
+    method_centers: TypedArray | None
+
+
+class Probe(BaseModel):
+    """The run's probe set: labels, dataset indices and where its thumbnails are."""
+
+    size: int
+    labels: TypedArray
+    dataset_index: TypedArray
+    thumbnail_url: str = Field(description="URL template; replace the literal {position}")
+
+
+class Frame(BaseModel):
+    """The 2-D layout of one epoch, with the probe's predictions at that epoch."""
+
+    epoch: int
+    status: str
+    error: str | None
+    points: TypedArray | None
+    centers: TypedArray | None
+    predictions: TypedArray | None
+    confidences: TypedArray | None
+    trustworthiness: float | None
+    procrustes_residual: float | None
+
+
+class Frames(BaseModel):
+    """Every stored frame of a run for one projection method, and the epochs still pending."""
+
+    run_id: int
+    method: str
+    epochs: list[int]
+    frames: list[Frame]
+    pending: list[int]
+
+
+class Comparison(BaseModel):
+    """2-4 runs on the same probe: frames aligned to the first run, and their metric series."""
+
+    reference: int
+    runs: list[RunSummary]
+    frames: dict[str, Frames]
+    epochs: dict[str, EpochSeries]
