@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.routes import compare, events, export, frames, health, pages, probe, runs
 from backend.settings import Settings
@@ -53,6 +55,25 @@ def open_database(database: str, upgrade: bool = False) -> Engine:
     return engine
 
 
+class GZipWherePays:
+    """gzip for answers above a minimum size, except the typed-array-heavy ones (frames, comparisons):
+    base64 of float32 coordinates shrinks by only about a third, and compressing megabytes costs far
+    more time than it saves on a local network (see docs/performance-api.md)."""
+
+    UNCOMPRESSED = re.compile(r"^/api/(runs/\d+/frames(/\d+)?|compare)$")
+
+    def __init__(self, app: ASGIApp, minimum_size: int) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=minimum_size, compresslevel=6)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass typed-array answers through, compress the rest."""
+        if scope["type"] == "http" and self.UNCOMPRESSED.match(scope["path"]):
+            await self.app(scope, receive, send)
+        else:
+            await self.gzip(scope, receive, send)
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """Build the API and dashboard server for ``settings`` (raises DatabaseUnavailable up front)."""
     engine = engine or open_database(settings.database_url)
@@ -72,7 +93,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.event_streams = 0
-    app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_bytes)
+    app.add_middleware(GZipWherePays, minimum_size=settings.gzip_minimum_bytes)
     for module in (health, runs, probe, frames, compare, events, export):
         app.include_router(module.router, prefix="/api")
     app.include_router(pages.router)

@@ -17,8 +17,8 @@ class Settings(BaseSettings):
     database_url: str = "centerlens.db"
     host: str = "127.0.0.1"
     port: int = 8000
-    token: str | None = None
-    data_dir: Path = Path("data")
+    token: str | None = None  # for the writes of the run queue; this server only reads
+    data_dir: Path = Path("data")  # datasets, for runs queued from the dashboard (run queue)
     frontend_dir: Path = ROOT / "frontend"
     projector: bool = True
     events_poll_seconds: float = 1.0

@@ -109,7 +109,8 @@ def _events(response: httpx.Response) -> Iterator[tuple[str, dict]]:
 def test_an_epoch_written_by_a_trainer_process_reaches_a_subscriber(empty_db: str, tmp_path: Path) -> None:
     app = make_app(empty_db)
     command = [sys.executable, "-m", "centerlens.cli", "train", "--dataset", "digits", "--method", "ce",
-               "--epochs", "2", "--batch-size", "64", "--db", empty_db]
+               "--epochs", "2", "--batch-size", "64", "--db", empty_db,
+               "--checkpoint-dir", str(tmp_path / "checkpoints")]
     log = tmp_path / "train.log"
     seen: list[tuple[str, dict]] = []
     with live_server(app) as base, httpx.Client(base_url=base, timeout=60) as client:
