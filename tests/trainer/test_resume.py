@@ -142,6 +142,7 @@ def test_another_worker_takes_over_a_dead_workers_run(db_url: str) -> None:
     first.wait()
     with sessions() as session:
         assert session.get(Run, 1).status == "running"  # visibly stale: its heartbeat stops
+    time.sleep(4)  # longer than --stale-after below
     second = centerlens("worker", "--db", db_url, "--exit-when-empty", "--stale-after", "3", "--poll", "0.5")
     assert "claimed run 1" in second.stdout and "resuming run 1" in second.stdout
     with sessions() as session:
