@@ -1,0 +1,100 @@
+// Client of the HTTP contract in docs/api.md: JSON fetches, errors as ApiError, typed-array decoding.
+
+const TYPED_ARRAYS = {
+  f4: Float32Array, f8: Float64Array, i1: Int8Array, i2: Int16Array, i4: Int32Array, u1: Uint8Array, u2: Uint16Array,
+};
+
+/** An HTTP or network failure, with the server's `detail` as the message. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Decode `{"dtype", "bdata", "shape"}` into a typed array (with `.shape`); null and plain lists pass through. */
+export function decodeArray(value) {
+  if (value == null || Array.isArray(value) || ArrayBuffer.isView(value)) return value;
+  const Type = TYPED_ARRAYS[value.dtype];
+  if (!Type) throw new ApiError(0, `unknown array dtype ${value.dtype}`);
+  const text = atob(value.bdata);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i += 1) bytes[i] = text.charCodeAt(i);
+  const array = new Type(bytes.buffer);
+  array.shape = value.shape || [array.length];
+  return array;
+}
+
+/** Rows of a 2-D typed array as plain arrays (for heatmaps). */
+export function toRows(array) {
+  const [rows, columns] = array.shape;
+  return Array.from({ length: rows }, (_, r) => Array.from(array.subarray(r * columns, (r + 1) * columns)));
+}
+
+async function getJson(path) {
+  let response;
+  try {
+    response = await fetch(path, { headers: { Accept: 'application/json' } });
+  } catch (error) {
+    throw new ApiError(0, `cannot reach the centerlens server (${error.message})`);
+  }
+  if (!response.ok) {
+    let detail = response.statusText;
+    try {
+      const body = await response.json();
+      detail = typeof body.detail === 'string' ? body.detail : JSON.stringify(body.detail);
+    } catch {
+      // the body was not JSON: keep the status text
+    }
+    throw new ApiError(response.status, `${detail} (HTTP ${response.status})`);
+  }
+  return response.json();
+}
+
+function decodeFrame(frame) {
+  return {
+    ...frame,
+    points: decodeArray(frame.points),
+    centers: decodeArray(frame.centers),
+    predictions: decodeArray(frame.predictions),
+    confidences: decodeArray(frame.confidences),
+  };
+}
+
+function decodeFrames(response) {
+  return { ...response, frames: response.frames.map(decodeFrame) };
+}
+
+export const api = {
+  runs: () => getJson('/api/runs'),
+  run: (id) => getJson(`/api/runs/${id}`),
+  epochs: (id) => getJson(`/api/runs/${id}/epochs`),
+  classes: (id) => getJson(`/api/runs/${id}/classes`),
+  async centers(id, epoch) {
+    const body = await getJson(`/api/runs/${id}/centers/${epoch}`);
+    return { ...body, center_distances: decodeArray(body.center_distances) };
+  },
+  async probe(id) {
+    const body = await getJson(`/api/runs/${id}/probe`);
+    return { ...body, labels: decodeArray(body.labels), dataset_index: decodeArray(body.dataset_index) };
+  },
+  async frames(id, method) {
+    return decodeFrames(await getJson(`/api/runs/${id}/frames?method=${encodeURIComponent(method)}`));
+  },
+  async compare(ids, method) {
+    const body = await getJson(`/api/compare?runs=${ids.join(',')}&method=${encodeURIComponent(method)}`);
+    const frames = {};
+    for (const [id, response] of Object.entries(body.frames)) frames[id] = decodeFrames(response);
+    return { ...body, frames };
+  },
+};
+
+export const exportUrls = (id, method) => ({
+  csv: `/api/runs/${id}/export.csv`,
+  html: `/api/runs/${id}/export.html?method=${encodeURIComponent(method)}`,
+});
+
+/** The thumbnail URL of one probe sample, from the probe response's template. */
+export function thumbnailUrl(probe, position) {
+  return probe.thumbnail_url.replace('{position}', String(position));
+}
