@@ -2,6 +2,8 @@
 
 Revision ID: 0002
 Revises: 0001
+
+Plain ADD COLUMN (no table rebuild), so SQLite keeps every row that references ``runs``.
 """
 
 import sqlalchemy as sa
@@ -14,18 +16,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("runs") as batch:
-        batch.add_column(sa.Column("suite", sa.String(length=120), nullable=True))
-        batch.add_column(sa.Column("worker", sa.String(length=120), nullable=True))
-        batch.add_column(
-            sa.Column("cancel_requested", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
-        batch.create_index("ix_runs_suite", ["suite"])
+    op.add_column("runs", sa.Column("suite", sa.String(length=120), nullable=True))
+    op.add_column("runs", sa.Column("worker", sa.String(length=120), nullable=True))
+    op.add_column(
+        "runs", sa.Column("cancel_requested", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
+    op.create_index("ix_runs_suite", "runs", ["suite"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_runs_suite", table_name="runs")
     with op.batch_alter_table("runs") as batch:
-        batch.drop_index("ix_runs_suite")
         batch.drop_column("cancel_requested")
         batch.drop_column("worker")
         batch.drop_column("suite")
