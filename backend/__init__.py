@@ -1,0 +1,1 @@
+"""The API server, the projection math and the projector worker (never imports torch)."""
