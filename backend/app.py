@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend.routes import compare, events, export, frames, health, pages, probe, runs
+from backend.routes import compare, events, export, frames, health, pages, probe, queue, runs
 from backend.settings import Settings
 from centerlens import __version__
 from store import Run, create_db_engine, database_url, session_factory, upgrade_database
@@ -94,7 +94,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.state.event_streams = 0
     app.add_middleware(GZipWherePays, minimum_size=settings.gzip_minimum_bytes)
-    for module in (health, runs, probe, frames, compare, events, export):
+    for module in (health, runs, probe, frames, compare, events, export, queue):
         app.include_router(module.router, prefix="/api")
     app.include_router(pages.router)
     return app

@@ -27,11 +27,16 @@ class ErrorMessage(BaseModel):
 
 
 class Health(BaseModel):
-    """Liveness, the server's version and the database kind."""
+    """Liveness, the server's version, the database kind and whether writes (the run queue) need a token."""
 
     status: Literal["ok"] = "ok"
     version: str
     database: str
+    writes: Literal["open", "token", "disabled"] = Field(
+        description="open: anyone who reaches the server may queue and cancel runs (loopback, no token); "
+        "token: writes need Authorization: Bearer <CENTERLENS_TOKEN>; disabled: no token is configured "
+        "on a server that listens beyond loopback"
+    )
 
 
 class FinalMetrics(BaseModel):
@@ -167,3 +172,39 @@ class Comparison(BaseModel):
     runs: list[RunSummary]
     frames: dict[str, Frames]
     epochs: dict[str, EpochSeries]
+
+
+class RequestProblem(BaseModel):
+    """A rejected write: a one-line message (bad run settings, a bad suite file), or FastAPI's list of
+    validation errors (a malformed request: no JSON object, a run id out of range)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+class Cancellation(BaseModel):
+    """What a cancel did: a queued run is cancelled at once, a running run stops after its epoch."""
+
+    run_id: int
+    status: str = Field(description="cancelled (it was queued) or running (it stops after its current epoch)")
+    message: str
+
+
+class SuiteInfo(BaseModel):
+    """An experiment file in the server's configs/ folder, which the dashboard can queue by name."""
+
+    name: str = Field(description="the file name without .yaml: POST /api/suites/{name} queues it")
+    suite: str = Field(description="the suite name inside the file")
+    description: str = Field(description="the file's leading comment")
+    runs: int
+    methods: list[str]
+    datasets: list[str]
+    epochs: list[int]
+    queued: bool = Field(description="these exact runs were queued before (queueing again needs force)")
+    error: str | None = Field(description="why the file is not a valid suite, or null")
+
+
+class QueuedSuite(BaseModel):
+    """The runs a suite queued."""
+
+    suite: str
+    runs: list[RunSummary]

@@ -17,8 +17,9 @@ class Settings(BaseSettings):
     database_url: str = "centerlens.db"
     host: str = "127.0.0.1"
     port: int = 8000
-    token: str | None = None  # for the writes of the run queue; this server only reads
+    token: str | None = None  # bearer token for the run queue's writes (see backend.auth)
     data_dir: Path = Path("data")  # datasets, for runs queued from the dashboard (run queue)
+    configs_dir: Path = ROOT / "configs"  # experiment files the dashboard can queue by name
     frontend_dir: Path = ROOT / "frontend"
     projector: bool = True
     events_poll_seconds: float = 1.0

@@ -137,7 +137,7 @@ def queue_parser() -> OneLineParser:
 def queue_main(argv: list[str]) -> int:
     """Entry point of ``centerlens queue``."""
     from store.queue import QueueError, queue_runs, request_cancel
-    from trainer.suite import load_suite
+    from store.suite import load_suite
 
     args = queue_parser().parse_args(argv)
     db = args.db or "centerlens.db"

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store import Run, RunStatus
 from store.queue import claim_next_run, config_of, queue_runs, worker_name
+from store.suite import load_suite
 from trainer.config import ConfigError
 from trainer.recorder import Recorder
-from trainer.suite import load_suite
 
 STALE_AFTER_SECONDS = 120.0
 

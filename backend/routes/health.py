@@ -1,11 +1,12 @@
-"""``GET /api/health``: liveness, version and database kind."""
+"""``GET /api/health``: liveness, version, database kind and whether writes need a token."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlalchemy import text
 
-from backend.deps import SessionDep
+from backend.auth import write_access
+from backend.deps import SessionDep, SettingsDep
 from backend.schemas import Health
 from centerlens import __version__
 
@@ -13,7 +14,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health(session: SessionDep) -> Health:
+def health(session: SessionDep, settings: SettingsDep) -> Health:
     """Answer once the database answers."""
     session.execute(text("SELECT 1"))
-    return Health(version=__version__, database=session.get_bind().dialect.name)
+    database = session.get_bind().dialect.name
+    return Health(version=__version__, database=database, writes=write_access(settings))

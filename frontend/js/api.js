@@ -1,4 +1,4 @@
-// Client of the HTTP contract in docs/api.md: JSON fetches, errors as ApiError, typed-array decoding.
+// Client of the HTTP contract in docs/api.md: JSON fetches and writes, errors as ApiError, typed-array decoding.
 
 const TYPED_ARRAYS = {
   f4: Float32Array, f8: Float64Array, i1: Int8Array, i2: Int16Array, i4: Int32Array, u1: Uint8Array, u2: Uint16Array,
@@ -31,10 +31,18 @@ export function toRows(array) {
   return Array.from({ length: rows }, (_, r) => Array.from(array.subarray(r * columns, (r + 1) * columns)));
 }
 
-async function getJson(path) {
+const TOKEN_KEY = 'centerlens-token';
+
+/** The write token (CENTERLENS_TOKEN) typed into the New run form, kept for this browser tab only. */
+export const writeToken = {
+  get: () => sessionStorage.getItem(TOKEN_KEY) || '',
+  set: (value) => (value ? sessionStorage.setItem(TOKEN_KEY, value) : sessionStorage.removeItem(TOKEN_KEY)),
+};
+
+async function fetchJson(path, init = {}) {
   let response;
   try {
-    response = await fetch(path, { headers: { Accept: 'application/json' } });
+    response = await fetch(path, { ...init, headers: { Accept: 'application/json', ...init.headers } });
   } catch (error) {
     throw new ApiError(0, `cannot reach the centerlens server (${error.message})`);
   }
@@ -49,6 +57,13 @@ async function getJson(path) {
     throw new ApiError(response.status, `${detail} (HTTP ${response.status})`);
   }
   return response.json();
+}
+
+/** POST a JSON body (or none), with the write token when one was given. */
+function postJson(path, body) {
+  const headers = writeToken.get() ? { Authorization: `Bearer ${writeToken.get()}` } : {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  return fetchJson(path, { method: 'POST', headers, body: body === undefined ? undefined : JSON.stringify(body) });
 }
 
 function decodeFrame(frame) {
@@ -66,23 +81,29 @@ function decodeFrames(response) {
 }
 
 export const api = {
-  runs: () => getJson('/api/runs'),
-  run: (id) => getJson(`/api/runs/${id}`),
-  epochs: (id) => getJson(`/api/runs/${id}/epochs`),
-  classes: (id) => getJson(`/api/runs/${id}/classes`),
+  health: () => fetchJson('/api/health'),
+  runSettings: () => fetchJson('/api/run-settings'),
+  suites: () => fetchJson('/api/suites'),
+  queueRun: (settings) => postJson('/api/runs', settings),
+  queueSuite: (name, force) => postJson(`/api/suites/${encodeURIComponent(name)}${force ? '?force=true' : ''}`),
+  cancel: (id) => postJson(`/api/runs/${id}/cancel`),
+  runs: () => fetchJson('/api/runs'),
+  run: (id) => fetchJson(`/api/runs/${id}`),
+  epochs: (id) => fetchJson(`/api/runs/${id}/epochs`),
+  classes: (id) => fetchJson(`/api/runs/${id}/classes`),
   async centers(id, epoch) {
-    const body = await getJson(`/api/runs/${id}/centers/${epoch}`);
+    const body = await fetchJson(`/api/runs/${id}/centers/${epoch}`);
     return { ...body, center_distances: decodeArray(body.center_distances) };
   },
   async probe(id) {
-    const body = await getJson(`/api/runs/${id}/probe`);
+    const body = await fetchJson(`/api/runs/${id}/probe`);
     return { ...body, labels: decodeArray(body.labels), dataset_index: decodeArray(body.dataset_index) };
   },
   async frames(id, method) {
-    return decodeFrames(await getJson(`/api/runs/${id}/frames?method=${encodeURIComponent(method)}`));
+    return decodeFrames(await fetchJson(`/api/runs/${id}/frames?method=${encodeURIComponent(method)}`));
   },
   async compare(ids, method) {
-    const body = await getJson(`/api/compare?runs=${ids.join(',')}&method=${encodeURIComponent(method)}`);
+    const body = await fetchJson(`/api/compare?runs=${ids.join(',')}&method=${encodeURIComponent(method)}`);
     const frames = {};
     for (const [id, response] of Object.entries(body.frames)) frames[id] = decodeFrames(response);
     return { ...body, frames };

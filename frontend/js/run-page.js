@@ -1,6 +1,7 @@
 // Run page: the animated probe embedding with its controls, metric curves, per-class heatmaps, live updates.
 
 import { api } from './api.js';
+import { cancelButton } from './cancel.js';
 import { AXES_OPTIONS, COLOR_OPTIONS, METHOD_OPTIONS, playbackControls, segmented } from './controls.js';
 import { CurveGrid } from './curves.js';
 import { el, showBanner, showMessage } from './dom.js';
@@ -23,9 +24,11 @@ const state = { run: null, epochs: null, timeline: new Timeline({ frames: [] }) 
 // the scatter, legend and distance matrix exist once the run has recorded its probe set
 let scatter = null; let legend = null; let distances = null;
 let player; let curves; let variance; let trustBadge;
+let writes = 'disabled';
 
 function renderSummary() {
-  $('summary').replaceChildren(...runSummary(state.run, view.method));
+  const cancel = writes === 'disabled' ? null : cancelButton(state.run, () => guarded('refresh the run', loadMetrics));
+  $('summary').replaceChildren(...runSummary(state.run, view.method, cancel));
   $('crumb').textContent = runLabel(state.run);
   document.title = `centerlens · ${runLabel(state.run)}`;
 }
@@ -135,7 +138,7 @@ async function init() {
     return;
   }
   try {
-    state.run = await api.run(runId);
+    [state.run, { writes }] = await Promise.all([api.run(runId), api.health()]);
   } catch (error) {
     showMessage($('page'), 'error', `Cannot load run ${runId}.`, error.message, back());
     return;

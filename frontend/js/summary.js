@@ -16,8 +16,8 @@ export function statusCell(run) {
   return el('div', { class: 'status-cell' }, pill, bar, el('span', { class: 'muted' }, epochs + eta));
 }
 
-/** The run page's header facts: identity, status, final metrics, export links. */
-export function runSummary(run, method) {
+/** The run page's header facts: identity, status (with `action`, e.g. a Cancel button), final metrics, exports. */
+export function runSummary(run, method, action = null) {
   const urls = exportUrls(run.id, method);
   const fact = (name, value, title) => el('div', { class: 'fact', title }, el('span', {}, name), el('strong', {}, value));
   const facts = el('div', { class: 'facts' },
@@ -31,6 +31,6 @@ export function runSummary(run, method) {
     el('a', { href: urls.html, target: '_blank', rel: 'noopener', title: 'A self-contained HTML animation of this run' },
       `Export HTML (${method.toUpperCase()})`));
   const error = run.error ? el('p', { class: 'run-error', role: 'alert' }, `Error: ${run.error}`) : null;
-  return [el('div', { class: 'summary-head' }, el('h1', {}, runLabel(run)), statusCell(run), links), facts, error]
+  return [el('div', { class: 'summary-head' }, el('h1', {}, runLabel(run)), statusCell(run), action, links), facts, error]
     .filter(Boolean);
 }

@@ -66,7 +66,7 @@ def test_suite_is_refused_twice_unless_forced(db_url: str) -> None:
 
 
 def test_every_experiment_file_is_a_valid_suite() -> None:
-    from trainer.suite import load_suite
+    from store.suite import load_suite
 
     for path in sorted(ROOT_CONFIGS.glob("*.yaml")):
         name, configs = load_suite(path)

@@ -1,0 +1,102 @@
+"""The run queue over HTTP: queue a run or an experiment file (configs/*.yaml), cancel a run.
+
+Writes need a token unless the server listens on loopback only (``backend.auth``); a queued run is
+trained by a ``centerlens worker`` on the same database, and reaches the dashboard as a ``run`` event.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
+
+from backend import queries
+from backend.auth import WRITE_ERRORS, require_write
+from backend.deps import NOT_FOUND, RunDep, SessionDep, SessionsDep, SettingsDep
+from backend.queueing import describe_suite, run_config, settings_schema, suite_files
+from backend.schemas import Cancellation, ErrorMessage, QueuedSuite, RequestProblem, RunSummary, SuiteInfo
+from store.queue import QueueError, queue_runs, request_cancel
+from store.runconfig import ConfigError
+from store.suite import load_suite
+
+router = APIRouter(tags=["queue"])
+
+WRITE = [Depends(require_write)]
+REJECTED = {422: {"model": RequestProblem, "description": "bad settings, or a malformed request"}}
+FINISHED = {409: {"model": ErrorMessage, "description": "the run has already finished"}}
+DUPLICATE = {409: {"model": ErrorMessage, "description": "these exact runs were queued before (see force)"}}
+NO_SUITE = {404: {"model": ErrorMessage, "description": "no experiment file of that name in configs/"}}
+SETTINGS_BODY = {"requestBody": {"content": {"application/json": {"schema": settings_schema()}}}}
+
+RunSettings = Annotated[dict[str, Any], Body(description="the run's settings (GET /api/run-settings)")]
+Force = Annotated[bool, Query(description="queue the suite even if these exact runs were queued before")]
+
+
+@router.get("/run-settings")
+def run_settings() -> dict[str, Any]:
+    """JSON schema of a run's settings: what POST /api/runs takes, with defaults and allowed names."""
+    return settings_schema()
+
+
+@router.post(
+    "/runs",
+    status_code=201,
+    dependencies=WRITE,
+    responses={**WRITE_ERRORS, **REJECTED},
+    openapi_extra=SETTINGS_BODY,
+)
+def queue_run(
+    values: RunSettings, sessions: SessionsDep, settings: SettingsDep, response: Response
+) -> RunSummary:
+    """Queue one run; settings left out take their defaults (the dataset folder: the server's data_dir)."""
+    try:
+        config = run_config(values, str(settings.data_dir))
+    except ConfigError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from error
+    with sessions.begin() as session:
+        [run] = queue_runs(session, [config])
+        summary = queries.run_summaries(session, [run])[0]
+    response.headers["Location"] = f"/api/runs/{summary.id}"
+    return summary
+
+
+@router.post("/runs/{run_id}/cancel", dependencies=WRITE, responses={**WRITE_ERRORS, **NOT_FOUND, **FINISHED})
+def cancel_run(run: RunDep, session: SessionDep) -> Cancellation:
+    """Cancel a queued run at once, or ask a running one to stop after its current epoch."""
+    try:
+        status = request_cancel(session, run.id)
+    except QueueError as error:
+        raise HTTPException(status_code=409, detail=str(error)) from error
+    session.commit()
+    message = "cancelled" if status == "cancelled" else "stops after its current epoch"
+    return Cancellation(run_id=run.id, status=status, message=message)
+
+
+@router.get("/suites")
+def list_suites(session: SessionDep, settings: SettingsDep) -> list[SuiteInfo]:
+    """The experiment files in the server's configs/ folder, and what each would queue."""
+    return [describe_suite(session, name, path) for name, path in suite_files(settings.configs_dir).items()]
+
+
+@router.post(
+    "/suites/{name}",
+    status_code=201,
+    dependencies=WRITE,
+    responses={**WRITE_ERRORS, **NO_SUITE, **DUPLICATE, **REJECTED},
+)
+def queue_suite(name: str, sessions: SessionsDep, settings: SettingsDep, force: Force = False) -> QueuedSuite:
+    """Queue every run of an experiment file, named as GET /api/suites lists it."""
+    path = suite_files(settings.configs_dir).get(name)
+    if path is None:
+        raise HTTPException(status_code=404, detail=f"no experiment file {name!r} in configs/")
+    try:
+        suite, configs = load_suite(path)
+        with sessions.begin() as session:
+            runs = queue_runs(session, configs, suite=suite, force=force)
+            summaries = queries.run_summaries(session, runs)
+    except ConfigError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from error
+    except QueueError as error:
+        detail = f"suite {suite!r} with these exact runs is already queued (force=true queues it again)"
+        raise HTTPException(status_code=409, detail=detail) from error
+    return QueuedSuite(suite=suite, runs=summaries)
