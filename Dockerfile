@@ -2,7 +2,8 @@
 # cuDNN, torch and torchvision; the project's version ranges accept them, so pip keeps them.
 FROM pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    CENTERLENS_FRONTEND_DIR=/app/frontend CENTERLENS_CONFIGS_DIR=/app/configs CENTERLENS_DATA_DIR=/data
 WORKDIR /app
 
 COPY pyproject.toml README.md ./

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.synthetic import synthetic_cifar_bundle  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.datasets import DatasetBundle, load_dataset  # noqa: E402
-from trainer.loop import Setup, prepare, training_state  # noqa: E402
+from trainer.loop import Setup, prepare, train_step, training_state  # noqa: E402
 from trainer.methods import METHODS  # noqa: E402
 
 
@@ -52,13 +52,9 @@ def build_runs(bundle: DatasetBundle, model: str, batch_size: int, device: str) 
     return runs
 
 
-def train_step(setup: Setup, optimizer: torch.optim.Optimizer, batch: tuple) -> None:
-    """One optimisation step, as ``trainer.loop.train_epoch`` takes it (bfloat16 autocast on CUDA)."""
-    with torch.autocast(setup.device.type, dtype=torch.bfloat16, enabled=setup.device.type == "cuda"):
-        out = setup.method.step(setup.model, *batch)
-    optimizer.zero_grad(set_to_none=True)
-    out.loss.backward()
-    optimizer.step()
+def timed_step(setup: Setup, optimizer: torch.optim.Optimizer, batch: tuple) -> None:
+    """One optimisation step of ``trainer.loop``, waited for on CUDA so it can be timed."""
+    train_step(setup, optimizer, *batch)
     if setup.device.type == "cuda":
         torch.cuda.synchronize(setup.device)
 
@@ -87,7 +83,7 @@ def interleaved_epoch(runs: dict, epoch: int) -> dict[str, float]:
             if batch is None:
                 active.remove(name)
                 continue
-            train_step(setup, optimizer, batch)
+            timed_step(setup, optimizer, batch)
             seconds[name] += time.perf_counter() - started
     return seconds
 

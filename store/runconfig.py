@@ -59,6 +59,9 @@ class TrainConfig:
         "auto", "data loader: auto (tensor-resident where the data fits), resident, torchvision"
     )
     workers: int = _opt(2, "data-loading worker processes (torchvision loader)")
+    threads: int = _opt(
+        0, "CPU threads for torch (0: torch's default; 1 is often fastest on small shared CPUs)"
+    )
     compile: bool = _opt(False, "compile the model with torch.compile (CUDA; slower first epoch)")
     checkpoint_every: int = _opt(1, "save a resumable checkpoint every N epochs (0: never)")
     checkpoint_dir: str = _opt(

@@ -18,7 +18,7 @@ from trainer.checkpoint import TrainingState, checkpoint_path, load_checkpoint, 
 from trainer.config import ConfigError, TrainConfig
 from trainer.datasets import DatasetBundle, load_dataset
 from trainer.loaders import ResidentLoader, TorchvisionLoader, sequential_batches
-from trainer.methods import Method, create_method
+from trainer.methods import Method, StepOutput, create_method
 from trainer.metrics import feature_metrics, nearest_mean_agreement, prediction_metrics
 from trainer.models import create_model
 from trainer.probe import default_per_class, select_probe
@@ -81,6 +81,10 @@ def prepare(config: TrainConfig, bundle: DatasetBundle | None = None) -> Setup:
     if config.lr <= 0:
         raise ConfigError(f"lr must be positive (got {config.lr})")
     device = resolve_device(config.device)
+    if config.threads < 0:
+        raise ConfigError(f"threads must be 0 (torch's default) or more (got {config.threads})")
+    if config.threads:
+        torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     bundle = bundle or load_dataset(config)
     if config.model == "auto":
@@ -105,6 +109,22 @@ def _autocast(device: torch.device) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
+def train_step(
+    setup: Setup,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    indices: torch.Tensor,
+) -> StepOutput:
+    """One optimisation step of the method (bf16 autocast on CUDA)."""
+    with _autocast(setup.device):
+        out = setup.method.step(setup.model, images, labels, indices)
+    optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    optimizer.step()
+    return out
+
+
 def train_epoch(
     setup: Setup, optimizer: torch.optim.Optimizer, generator: torch.Generator, epoch: int
 ) -> dict:
@@ -126,11 +146,7 @@ def train_epoch(
         unit="batch",
     )
     for step, (images, labels, indices) in enumerate(bar):
-        with _autocast(device):
-            out = setup.method.step(setup.model, images, labels, indices)
-        optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        optimizer.step()
+        out = train_step(setup, optimizer, images, labels, indices)
         weight = out.labels.shape[0]
         for name, value in {"loss": out.loss.detach(), **out.parts}.items():
             totals[name] = totals.get(name, torch.zeros((), device=device)) + value.float() * weight
