@@ -58,7 +58,7 @@ def open_database(database: str, upgrade: bool = False) -> Engine:
 class GZipWherePays:
     """gzip for answers above a minimum size, except the typed-array-heavy ones (frames, comparisons):
     base64 of float32 coordinates shrinks by only about a third, and compressing megabytes costs far
-    more time than it saves on a local network (see docs/performance-api.md)."""
+    more time than it saves on a local network (see docs/performance.md, "API")."""
 
     UNCOMPRESSED = re.compile(r"^/api/(runs/\d+/frames(/\d+)?|compare)$")
 

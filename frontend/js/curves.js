@@ -48,6 +48,7 @@ export class CurveGrid {
    */
   async update(runs) {
     const all = runs.flatMap((run) => [...run.epochs.epoch, run.planned ?? 1]);
+    const recorded = runs.some((run) => run.epochs.epoch.length > 0);
     const epochRange = [Math.min(1, ...all) - 0.3, Math.max(...all) + 0.3];
     await Promise.all(this.panels.map(async (panel) => {
       const traces = runs.flatMap((run) => panel.curve.series.map((series) => ({
@@ -59,7 +60,8 @@ export class CurveGrid {
       const empty = !traces.some((trace) => trace.y.some((value) => value != null));
       const layout = chartLayout(panel.curve, epochRange);
       if (empty) {
-        layout.annotations = [{ text: all.length ? 'not recorded for this method' : 'no epochs yet',
+        layout.yaxis.showticklabels = false;
+        layout.annotations = [{ text: recorded ? 'not recorded for this method' : 'no epochs yet',
           showarrow: false, xref: 'paper', yref: 'paper', x: 0.5, y: 0.5, font: { color: '#888' } }];
       }
       await Plotly.react(panel.chart, traces, layout, CHART_CONFIG);
