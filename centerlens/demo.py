@@ -48,7 +48,6 @@ def queue_demo(db: str, suite_file: str) -> str:
     name, configs = load_suite(suite_file)
     engine = create_db_engine(db)
     try:
-        upgrade_database(engine)
         with session_factory(engine).begin() as session:
             try:
                 queue_runs(session, configs, suite=name)
@@ -90,6 +89,9 @@ def main(argv: list[str]) -> int:
     args = demo_parser().parse_args(argv)
     db = str(Path(args.db).expanduser().resolve())
     Path(db).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_db_engine(db)
+    upgrade_database(engine)  # the dashboard of a new demo opens on an empty database
+    engine.dispose()
     worker = None
     if args.train:
         try:
