@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from backend.app import DatabaseUnavailable, create_app, open_database
 from backend.settings import Settings
+from centerlens.argparsing import OneLineParser
 from store import database_url, session_factory
 
 EXIT_BAD_INPUT = 2
@@ -22,12 +23,14 @@ PROJECTOR_METHODS = ("pca", "umap")
 SHUTDOWN_GRACE_SECONDS = 2
 
 
-def serve_parser() -> argparse.ArgumentParser:
+def serve_parser() -> OneLineParser:
     """Flags of ``centerlens serve`` (each defaults to its ``CENTERLENS_*`` environment setting)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="centerlens serve",
+        formatter_class=argparse.HelpFormatter,
         description="Serve the HTTP API and the dashboard on a recorded database, and project new "
-        "epochs to 2-D frames in the background. Read-only: it never trains.",
+        "epochs to 2-D frames in the background. It never trains: its only writes queue or cancel runs "
+        "for workers (with a token when it listens beyond loopback).",
     )
     parser.add_argument("--db", dest="database_url", help="database file path or SQLAlchemy URL "
                         "(default: CENTERLENS_DATABASE_URL or centerlens.db)")

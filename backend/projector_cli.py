@@ -12,15 +12,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.projector import METHODS, FrameReport, ProjectorWorker
+from centerlens.argparsing import OneLineParser
 from store import create_db_engine, session_factory, upgrade_database
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> OneLineParser:
     """The command's arguments."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="centerlens project",
         description="Compute 2-D layouts (PCA and UMAP) of every recorded epoch that has none yet, aligned "
         "across epochs, and store them in the database. Frames already computed from the same inputs "
