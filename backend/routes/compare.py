@@ -15,7 +15,8 @@ from store import Run
 
 router = APIRouter(tags=["compare"])
 
-RUN_IDS = r"^\d{1,10}(,\d{1,10}){1,3}$"
+# [0-9], not \d: \d also matches other scripts' digits, which int() would accept as ids
+RUN_IDS = r"^[0-9]{1,10}(,[0-9]{1,10}){1,3}$"
 
 
 def run_ids(

@@ -25,9 +25,10 @@ def _file_under(folder: Path, relative: str) -> Path:
     try:
         root = folder.resolve()
         path = (root / relative).resolve()
+        inside = path.is_relative_to(root) and path.is_file()  # is_file raises on a too-long name
     except (OSError, ValueError) as error:
         raise HTTPException(status_code=404, detail="file not found") from error
-    if not path.is_relative_to(root) or not path.is_file():
+    if not inside:
         raise HTTPException(status_code=404, detail=f"file not found: {relative}")
     return path
 
