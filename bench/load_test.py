@@ -214,10 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--db-url", help="PostgreSQL server URL (a fresh database is created there)")
     args = parser.parse_args(argv)
-    folder = Path(tempfile.mkdtemp(prefix="centerlens-load-"))
     port = free_port()
-    with scratch_database(args.db_url, folder) as url:
-        stats, logged, meanwhile = measure(url, port, folder, args)
+    with tempfile.TemporaryDirectory(prefix="centerlens-load-") as folder:
+        with scratch_database(args.db_url, Path(folder)) as url:
+            stats, logged, meanwhile = measure(url, port, Path(folder), args)
     requests = sum(len(values) for values in stats.latencies.values()) + sum(stats.errors.values())
     errors = sum(stats.errors.values()) + len(logged)
     database = "PostgreSQL" if args.db_url else "SQLite"
@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     print(*percentile_table(stats), sep="\n")
     for kind, count in stats.errors.items():
         print(f"  error {kind}: {count}")
-    print(*(f"  e.g. {example}" for example in stats.examples + logged[:5]), sep="\n")
+    for example in stats.examples + logged[:5]:
+        print(f"  e.g. {example}")
     return 1 if errors else 0
 
 
