@@ -21,6 +21,8 @@ EXIT_BAD_INPUT = 2
 PROJECTOR_METHODS = ("pca", "umap")
 # open event streams never finish by themselves: give them this long to go, then cancel them
 SHUTDOWN_GRACE_SECONDS = 2
+# longer than clients keep idle connections (httpx: 5 s), so a client never reuses one being closed
+KEEP_ALIVE_SECONDS = 30
 
 
 def serve_parser() -> OneLineParser:
@@ -32,12 +34,20 @@ def serve_parser() -> OneLineParser:
         "epochs to 2-D frames in the background. It never trains: its only writes queue or cancel runs "
         "for workers (with a token when it listens beyond loopback).",
     )
-    parser.add_argument("--db", dest="database_url", help="database file path or SQLAlchemy URL "
-                        "(default: CENTERLENS_DATABASE_URL or centerlens.db)")
+    parser.add_argument(
+        "--db",
+        dest="database_url",
+        help="database file path or SQLAlchemy URL (default: CENTERLENS_DATABASE_URL or centerlens.db)",
+    )
     parser.add_argument("--host", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to bind (default: 8000)")
-    parser.add_argument("--no-projector", dest="projector", action="store_false", default=None,
-                        help="compute no frames here (when a `centerlens project` runs elsewhere)")
+    parser.add_argument(
+        "--no-projector",
+        dest="projector",
+        action="store_false",
+        default=None,
+        help="compute no frames here (when a `centerlens project` runs elsewhere)",
+    )
     return parser
 
 
@@ -71,13 +81,22 @@ def serve(settings: Settings, banner: str = "centerlens serve") -> int:
     stop = threading.Event()
     projector = start_projector(engine, stop) if settings.projector else None
     shown = make_url(database_url(settings.database_url)).render_as_string(hide_password=True)
-    print(f"{banner}: dashboard at http://{settings.host}:{settings.port}/ (database {shown}; "
-          f"projector {'on' if projector else 'off'})", flush=True)
+    print(
+        f"{banner}: dashboard at http://{settings.host}:{settings.port}/ (database {shown}; "
+        f"projector {'on' if projector else 'off'})",
+        flush=True,
+    )
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal: make both a clean exit
     previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
-                    timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        )
     except KeyboardInterrupt:
         pass
     finally:

@@ -64,21 +64,42 @@ def run_summaries(session: Session, runs: Sequence[Run]) -> list[RunSummary]:
     return [_summary(run, by_run.get(run.id)) for run in runs]
 
 
+STALE_SECONDS = 60.0
+
+
 def _summary(run: Run, totals: object | None) -> RunSummary:
     done = totals.done if totals is not None else 0
     final = None
     if totals is not None:
         final = FinalMetrics(**{name: getattr(totals, name) for name in FINAL_METRICS})
     return RunSummary(
-        id=run.id, name=run.name, method=run.method, dataset=run.dataset, model=run.model,
-        status=run.status, epochs_done=done, epochs_planned=run.epochs_planned,
+        id=run.id,
+        name=run.name,
+        method=run.method,
+        dataset=run.dataset,
+        model=run.model,
+        status=run.status,
+        epochs_done=done,
+        epochs_planned=run.epochs_planned,
         progress=min(1.0, done / run.epochs_planned) if run.epochs_planned else 0.0,
         eta_seconds=_eta_seconds(run, totals),
-        created_at=as_utc(run.created_at), started_at=as_utc(run.started_at),
-        finished_at=as_utc(run.finished_at), final=final,
+        heartbeat_at=as_utc(run.heartbeat_at),
+        stale=_stale(run),
+        created_at=as_utc(run.created_at),
+        started_at=as_utc(run.started_at),
+        finished_at=as_utc(run.finished_at),
+        final=final,
         best_top1=totals.best if totals is not None else None,
-        probe_size=run.probe_size, seed=run.seed,
+        probe_size=run.probe_size,
+        seed=run.seed,
     )
+
+
+def _stale(run: Run) -> bool:
+    """A running run whose trainer stopped refreshing its heartbeat (it beats every 10 s)."""
+    if run.status != RunStatus.running.value or run.heartbeat_at is None:
+        return False
+    return (datetime.now(timezone.utc) - as_utc(run.heartbeat_at)).total_seconds() > STALE_SECONDS
 
 
 def _eta_seconds(run: Run, totals: object | None) -> float | None:
@@ -99,8 +120,13 @@ def run_detail(session: Session, run: Run) -> RunDetail:
     """One run's summary plus its config and class names."""
     summary = run_summaries(session, [run])[0]
     return RunDetail(
-        **summary.model_dump(), config=run.config, class_names=run.class_names,
-        num_classes=run.num_classes, feature_dim=run.feature_dim, device=run.device, error=run.error,
+        **summary.model_dump(),
+        config=run.config,
+        class_names=run.class_names,
+        num_classes=run.num_classes,
+        feature_dim=run.feature_dim,
+        device=run.device,
+        error=run.error,
     )
 
 
@@ -139,7 +165,9 @@ def probe(session: Session, run_id: int) -> Probe:
     """The probe's labels and dataset indices as typed arrays, and the thumbnail URL template."""
     labels, indices = probe_arrays(session, run_id)
     return Probe(
-        size=len(labels), labels=typed_array(labels), dataset_index=typed_array(indices),
+        size=len(labels),
+        labels=typed_array(labels),
+        dataset_index=typed_array(indices),
         thumbnail_url=f"/api/runs/{run_id}/probe/{{position}}.png",
     )
 
@@ -153,7 +181,8 @@ def thumbnail(session: Session, run_id: int, position: int) -> bytes | None:
 def centers(session: Session, run_id: int, epoch: int) -> Centers | None:
     """Class centers and center distances of one epoch (None if that epoch has no snapshot)."""
     query = select(
-        raw(EmbeddingSnapshot.center_distances), raw(EmbeddingSnapshot.class_centers),
+        raw(EmbeddingSnapshot.center_distances),
+        raw(EmbeddingSnapshot.class_centers),
         raw(EmbeddingSnapshot.method_centers),
     ).where(EmbeddingSnapshot.run_id == run_id, EmbeddingSnapshot.epoch == epoch)
     row = session.execute(query).first()
@@ -161,6 +190,8 @@ def centers(session: Session, run_id: int, epoch: int) -> Centers | None:
         return None
     distances, class_centers, method_centers = row
     return Centers(
-        epoch=epoch, center_distances=typed_blob(distances), class_centers=typed_blob(class_centers),
+        epoch=epoch,
+        center_distances=typed_blob(distances),
+        class_centers=typed_blob(class_centers),
         method_centers=typed_blob_or_none(method_centers),
     )

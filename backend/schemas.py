@@ -62,6 +62,8 @@ class RunSummary(BaseModel):
     epochs_planned: int
     progress: float
     eta_seconds: float | None
+    heartbeat_at: datetime | None
+    stale: bool = Field(description="running, but its trainer has not refreshed the heartbeat for a minute")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

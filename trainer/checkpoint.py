@@ -28,7 +28,10 @@ class TrainingState:
 
 
 def checkpoint_path(db: str, checkpoint_dir: str, run_id: int) -> Path:
-    """``DIR/run-ID.pt``; DIR defaults to ``DB_FILE.checkpoints`` (``./checkpoints`` for a URL)."""
+    """``DIR/run-ID.pt``: DIR is ``checkpoint_dir``, else ``$CENTERLENS_CHECKPOINT_DIR``, else
+    ``DB_FILE.checkpoints`` (``./checkpoints`` for a URL). Workers that take over each other's
+    runs must share it."""
+    checkpoint_dir = checkpoint_dir or os.environ.get("CENTERLENS_CHECKPOINT_DIR", "")
     if checkpoint_dir:
         folder = Path(checkpoint_dir)
     elif "://" in db:

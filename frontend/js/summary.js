@@ -12,8 +12,11 @@ export function statusCell(run) {
   const bar = el('div', { class: 'progress', role: 'progressbar', 'aria-valuenow': Math.round(100 * progress),
     'aria-valuemin': 0, 'aria-valuemax': 100 }, el('div', { style: `width:${(100 * progress).toFixed(1)}%` }));
   const epochs = `epoch ${run.epochs_done ?? 0}/${run.epochs_planned ?? '?'}`;
-  const eta = run.eta_seconds != null ? ` · ETA ${duration(run.eta_seconds)}` : '';
-  return el('div', { class: 'status-cell' }, pill, bar, el('span', { class: 'muted' }, epochs + eta));
+  const eta = run.eta_seconds != null && !run.stale ? ` · ETA ${duration(run.eta_seconds)}` : '';
+  const stale = run.stale ? el('span', { class: 'stale', 'data-testid': 'stale',
+    title: 'Its trainer stopped sending heartbeats: it may have died. A worker takes the run over and resumes it.' },
+  ' · stale: no heartbeat') : null;
+  return el('div', { class: 'status-cell' }, pill, bar, el('span', { class: 'muted' }, epochs + eta), stale);
 }
 
 /** The run page's header facts: identity, status (with `action`, e.g. a Cancel button), final metrics, exports. */
