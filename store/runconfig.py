@@ -22,6 +22,14 @@ CHOICES = {
 }
 
 
+DEFAULT_MODELS = {
+    "digits": "small_cnn",
+    "cifar10": "preact_resnet18",
+    "cifar100": "preact_resnet18",
+    "imagefolder": "resnet18",
+}
+
+
 class ConfigError(ValueError):
     """A bad setting, reported to the user as one line before anything is written."""
 
@@ -82,6 +90,8 @@ class TrainConfig:
             self.lr_milestones = [0.5, 0.75]
         if not self.name:
             self.name = f"{self.method}-{self.dataset}-s{self.seed}"
+        if self.model == "auto":  # resolved here so queued runs show their model too
+            self.model = DEFAULT_MODELS.get(self.dataset, "auto")
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain JSON-able values."""
