@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sqlalchemy import Float
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.synthetic import synthetic_cifar_bundle  # noqa: E402
-from store import Epoch, create_db_engine, session_factory, upgrade_database  # noqa: E402
+from store import Epoch, open_sessions  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.loop import evaluate, prepare, train, train_epoch  # noqa: E402
 from trainer.metrics import feature_metrics, prediction_metrics  # noqa: E402
@@ -32,9 +33,7 @@ from trainer.recorder import EpochRecord, Recorder  # noqa: E402
 
 
 def open_store(folder: str):
-    engine = create_db_engine(Path(folder) / "bench.db")
-    upgrade_database(engine)
-    return session_factory(engine)
+    return open_sessions(Path(folder) / "bench.db")
 
 
 def digits(epochs: int, folder: str) -> None:
@@ -66,7 +65,6 @@ def digits(epochs: int, folder: str) -> None:
 
 
 def cifar_shaped(subset: int, folder: str) -> None:
-    torch.set_num_threads(torch.get_num_threads())
     bundle = synthetic_cifar_bundle(100, train_size=subset, test_size=subset)
     config = TrainConfig(
         dataset="synthetic", model="preact_resnet18", epochs=1, batch_size=128, probe_per_class=1, db="unused"
@@ -90,29 +88,8 @@ def cifar_shaped(subset: int, folder: str) -> None:
 
     recorder = Recorder(open_store(folder))
     recorder.start_run(config.to_dict() | {"model": "preact_resnet18"}, {"num_classes": 100}, [])
-    scalars = {
-        name: 0.0
-        for name in (
-            "train_loss",
-            "train_accuracy",
-            "test_top1",
-            "test_top5",
-            "test_nll",
-            "test_ece",
-            "within_class_variance",
-            "between_class_variance",
-            "variance_ratio",
-            "nc1",
-            "cdnv",
-            "nc2_equinorm",
-            "nc2_equiangular",
-            "nc2_max_angle",
-            "nc4_agreement",
-            "learning_rate",
-            "epoch_seconds",
-            "images_per_second",
-        )
-    }
+    metric_columns = [column.name for column in Epoch.__table__.columns if isinstance(column.type, Float)]
+    scalars = dict.fromkeys(metric_columns, 0.0)
     per_class = {
         key: np.zeros(100)
         for key in ("variance", "center_norm", "nearest_class", "nearest_distance", "accuracy")

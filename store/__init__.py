@@ -1,7 +1,7 @@
 """The store shared by the trainer, the projector and the API: schema, engine, array codec."""
 
 from store.codec import decode_array, encode_array
-from store.engine import create_db_engine, database_url, session_factory, upgrade_database
+from store.engine import create_db_engine, database_url, open_sessions, session_factory, upgrade_database
 from store.models import (
     Base,
     ClassEpoch,
@@ -26,6 +26,7 @@ __all__ = [
     "database_url",
     "decode_array",
     "encode_array",
+    "open_sessions",
     "session_factory",
     "upgrade_database",
 ]

@@ -70,3 +70,10 @@ def upgrade_database(engine: Engine, revision: str = "head") -> None:
             if sqlite:
                 connection.exec_driver_sql("PRAGMA foreign_keys=ON")
                 connection.commit()
+
+
+def open_sessions(db: str | Path) -> sessionmaker[Session]:
+    """Sessions on ``db`` (path or URL) with the schema upgraded to the newest migration."""
+    engine = create_db_engine(db)
+    upgrade_database(engine)
+    return session_factory(engine)

@@ -26,12 +26,10 @@ def check_database_target(db: str) -> None:
 
 
 def open_store(db: str):
-    """Engine and sessions for ``db``, with the schema upgraded to the newest migration."""
-    from store import create_db_engine, session_factory, upgrade_database
+    """Sessions for ``db``, with the schema upgraded to the newest migration."""
+    from store import open_sessions
 
-    engine = create_db_engine(db)
-    upgrade_database(engine)
-    return session_factory(engine)
+    return open_sessions(db)
 
 
 def train_parser() -> argparse.ArgumentParser:

@@ -16,16 +16,9 @@ from sqlalchemy import select
 from backend import projection
 from backend.projection import DEFAULT_SETTINGS
 from backend.projector import FrameReport, ProjectorWorker, input_hashes, pca_fit_epochs
-from store import EmbeddingSnapshot, Projection, Run, create_db_engine, session_factory, upgrade_database
+from store import EmbeddingSnapshot, Projection, Run, open_sessions
 from tests.backend.api_support import copy_database
 from tests.conftest import ROOT, centerlens, new_database
-
-
-def open_sessions(url: str):
-    """Sessions on ``url`` with the schema in place."""
-    engine = create_db_engine(url)
-    upgrade_database(engine)
-    return session_factory(engine)
 
 
 def projections(sessions, run_id: int, method: str) -> list[Projection]:
@@ -38,8 +31,16 @@ def projections(sessions, run_id: int, method: str) -> list[Projection]:
 def add_run(sessions, status: str = "running") -> int:
     """A run row as the trainer creates it; returns its id."""
     with sessions.begin() as session:
-        run = Run(name="synthetic", method="ce", dataset="synthetic", model="none", config={}, seed=0,
-                  epochs_planned=5, status=status)
+        run = Run(
+            name="synthetic",
+            method="ce",
+            dataset="synthetic",
+            model="none",
+            config={},
+            seed=0,
+            epochs_planned=5,
+            status=status,
+        )
         session.add(run)
     return run.id
 
@@ -50,11 +51,17 @@ def add_epoch(sessions, run_id: int, epoch: int, points: int = 60) -> None:
     means = np.eye(3, 8) * 10
     features = means[labels] + np.random.default_rng(epoch).normal(scale=3.0 / epoch, size=(points, 8))
     with sessions.begin() as session:
-        session.add(EmbeddingSnapshot(
-            run_id=run_id, epoch=epoch, probe_features=features.astype(np.float16),
-            probe_predictions=labels.astype(np.int16), probe_confidences=np.ones(points, np.float32),
-            class_centers=means.astype(np.float32), center_distances=np.zeros((3, 3), np.float32),
-        ))
+        session.add(
+            EmbeddingSnapshot(
+                run_id=run_id,
+                epoch=epoch,
+                probe_features=features.astype(np.float16),
+                probe_predictions=labels.astype(np.int16),
+                probe_confidences=np.ones(points, np.float32),
+                class_centers=means.astype(np.float32),
+                center_distances=np.zeros((3, 3), np.float32),
+            )
+        )
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +141,14 @@ def test_worker_keeps_up_with_a_live_digits_run(tmp_path: Path) -> None:
     epochs = [1, 2, 3, 4]
     centerlens("train", "--dataset", "digits", "--epochs", "4", "--batch-size", "64", "--db", url)
     finished = time.monotonic()
-    expected = {method: list(input_hashes(method, 1, epochs, epochs, DEFAULT_SETTINGS).values())
-                for method in ("pca", "umap")}
-    while any([frame.input_hash for frame in projections(sessions, 1, method)] != hashes
-              for method, hashes in expected.items()):
+    expected = {
+        method: list(input_hashes(method, 1, epochs, epochs, DEFAULT_SETTINGS).values())
+        for method in ("pca", "umap")
+    }
+    while any(
+        [frame.input_hash for frame in projections(sessions, 1, method)] != hashes
+        for method, hashes in expected.items()
+    ):
         assert time.monotonic() - finished < 30, "the projector fell behind the trainer"
         time.sleep(0.2)
     stop.set()
@@ -160,8 +171,17 @@ def test_project_command_projects_and_reports(digits_db: str) -> None:
 
 
 def test_watching_project_command_stops_cleanly_on_ctrl_c(digits_db: str) -> None:
-    command = [sys.executable, "-m", "centerlens.cli", "project", "--db", digits_db, "--watch",
-               "--method", "pca"]
+    command = [
+        sys.executable,
+        "-m",
+        "centerlens.cli",
+        "project",
+        "--db",
+        digits_db,
+        "--watch",
+        "--method",
+        "pca",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout.readline().startswith("watching")
@@ -175,6 +195,8 @@ def test_watching_project_command_stops_cleanly_on_ctrl_c(digits_db: str) -> Non
 
 
 def test_the_projector_never_imports_torch() -> None:
-    code = ("import sys, umap, backend.projector_cli, backend.projection as p; p.warm_up(('pca',)); "
-            "assert 'torch' not in sys.modules, 'torch was imported'")
+    code = (
+        "import sys, umap, backend.projector_cli, backend.projection as p; p.warm_up(('pca',)); "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=300)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from store import Epoch, Run, create_db_engine, session_factory, upgrade_database
+from store import Epoch, Run, open_sessions
 from store.queue import QueueError, claim_next_run, queue_runs, request_cancel
 from store.runconfig import CHOICES, TrainConfig
 from tests.conftest import ROOT, centerlens
@@ -21,12 +21,6 @@ from trainer.methods import METHODS
 from trainer.models import MODELS
 
 ROOT_CONFIGS = ROOT / "configs"
-
-
-def open_sessions(url: str):
-    engine = create_db_engine(url)
-    upgrade_database(engine)
-    return session_factory(engine)
 
 
 def test_shared_choices_match_the_registries() -> None:

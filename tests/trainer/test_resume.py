@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
-from store import Epoch, Run, create_db_engine, session_factory, upgrade_database
+from store import Epoch, Run, create_db_engine, open_sessions, session_factory
 from store.queue import queue_runs
 from tests.conftest import ROOT, centerlens
 from trainer import loop
@@ -25,12 +25,6 @@ TRAIN = ("--epochs", str(EPOCHS), "--batch-size", "32", "--probe-per-class", "5"
 
 class Killed(BaseException):
     """Stands in for SIGKILL inside one process: nothing after it runs, nothing marks the run."""
-
-
-def open_sessions(url: str):
-    engine = create_db_engine(url)
-    upgrade_database(engine)
-    return session_factory(engine)
 
 
 def epoch_rows(sessions, run_id: int) -> list[tuple]:
