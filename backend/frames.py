@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.arrays import typed_array, typed_blob_or_none
 from backend.projection import DEFAULT_SETTINGS
-from backend.projector import FINISHED, RUN_FRAME, input_hashes, pca_fit_epochs
+from backend.projector import RUN_FRAME, input_hashes, pca_fit_epochs
 from backend.queries import raw
 from backend.schemas import Frame, Frames, TypedArray
 from store import EmbeddingSnapshot, Epoch, Projection, Run

@@ -37,10 +37,9 @@ from sqlalchemy.orm import Session, load_only, sessionmaker
 from backend import projection
 from backend.projection import DEFAULT_SETTINGS, METHODS, Frame, ProjectionError, ProjectionSettings
 from store import EmbeddingSnapshot, Projection, Run, RunStatus
-from store.models import utcnow
+from store.models import FINISHED, utcnow
 
 RUN_FRAME = "run"
-FINISHED = {RunStatus.completed.value, RunStatus.failed.value, RunStatus.cancelled.value}
 UMAP_FRAMES_PER_JOB = 8
 MAX_BACKOFF_SECONDS = 60.0
 

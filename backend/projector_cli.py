@@ -9,11 +9,11 @@ import threading
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from backend.projector import METHODS, FrameReport, ProjectorWorker
 from centerlens.argparsing import OneLineParser
-from store import create_db_engine, session_factory, upgrade_database
+from store import open_sessions
+from store.engine import is_url
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -46,12 +46,6 @@ def print_frame(report: FrameReport) -> None:
         print(f"{where}: failed: {report.error}", flush=True)
 
 
-def _open_sessions(db: str) -> sessionmaker[Session]:
-    engine = create_db_engine(db)
-    upgrade_database(engine)
-    return session_factory(engine)
-
-
 def _show_worker_log() -> None:
     """Print the worker's own messages (UMAP compilation, failures) on stderr, not other libraries'."""
     log = logging.getLogger("centerlens")
@@ -70,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.poll <= 0:
         return _fail("--poll must be a positive number of seconds")
-    if "://" not in args.db and not Path(args.db).expanduser().is_file():
+    if not is_url(args.db) and not Path(args.db).expanduser().is_file():
         return _fail(f"database {args.db} does not exist (record a run: centerlens train --db {args.db})")
     _show_worker_log()
     try:
-        worker = ProjectorWorker(_open_sessions(args.db), methods=args.method, on_frame=print_frame)
+        worker = ProjectorWorker(open_sessions(args.db), methods=args.method, on_frame=print_frame)
         if args.watch:
             print(f"watching {args.db} for new epochs (Ctrl-C to stop)", flush=True)
             worker.run_forever(threading.Event(), poll_seconds=args.poll)

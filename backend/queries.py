@@ -24,6 +24,7 @@ from backend.schemas import (
     RunSummary,
 )
 from store import ClassEpoch, EmbeddingSnapshot, Epoch, ProbeSample, Run, RunStatus
+from store.models import STALE_AFTER_SECONDS
 
 FINAL_METRICS = tuple(FinalMetrics.model_fields)
 EPOCH_METRICS = tuple(EpochSeries.model_fields)
@@ -64,9 +65,6 @@ def run_summaries(session: Session, runs: Sequence[Run]) -> list[RunSummary]:
     return [_summary(run, by_run.get(run.id)) for run in runs]
 
 
-STALE_SECONDS = 60.0
-
-
 def _summary(run: Run, totals: object | None) -> RunSummary:
     done = totals.done if totals is not None else 0
     final = None
@@ -96,10 +94,10 @@ def _summary(run: Run, totals: object | None) -> RunSummary:
 
 
 def _stale(run: Run) -> bool:
-    """A running run whose trainer stopped refreshing its heartbeat (it beats every 10 s)."""
+    """A running run whose trainer stopped refreshing its heartbeat: the threshold workers take over at."""
     if run.status != RunStatus.running.value or run.heartbeat_at is None:
         return False
-    return (datetime.now(timezone.utc) - as_utc(run.heartbeat_at)).total_seconds() > STALE_SECONDS
+    return (datetime.now(timezone.utc) - as_utc(run.heartbeat_at)).total_seconds() > STALE_AFTER_SECONDS
 
 
 def _eta_seconds(run: Run, totals: object | None) -> float | None:

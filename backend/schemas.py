@@ -63,7 +63,7 @@ class RunSummary(BaseModel):
     progress: float
     eta_seconds: float | None
     heartbeat_at: datetime | None
-    stale: bool = Field(description="running, but its trainer has not refreshed the heartbeat for a minute")
+    stale: bool = Field(description="running, but its trainer has not refreshed the heartbeat for STALE_AFTER_SECONDS (120 s): a worker may take it over")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

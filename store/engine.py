@@ -12,10 +12,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
 
 
+def is_url(db: str | Path) -> bool:
+    """Whether ``db`` is a SQLAlchemy URL rather than a SQLite file path."""
+    return "://" in str(db)
+
+
 def database_url(db: str | Path) -> str:
     """Turn a file path or URL into a SQLAlchemy URL (a bare path means SQLite)."""
     text = str(db)
-    if "://" in text:
+    if is_url(text):
         return text
     return f"sqlite:///{Path(text).expanduser().resolve()}"
 

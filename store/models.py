@@ -49,6 +49,14 @@ class RunStatus(str, enum.Enum):
     cancelled = "cancelled"
 
 
+FINISHED = frozenset({RunStatus.completed.value, RunStatus.failed.value, RunStatus.cancelled.value})
+
+# a running run whose heartbeat is older than this is taken to have lost its trainer: the API marks
+# it stale and a worker may take it over (the trainer beats every HEARTBEAT_SECONDS)
+HEARTBEAT_SECONDS = 10.0
+STALE_AFTER_SECONDS = 120.0
+
+
 class Run(Base):
     """One training run: its resolved config and its state."""
 

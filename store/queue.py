@@ -17,11 +17,8 @@ from datetime import timedelta, timezone
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from store.models import Run, RunStatus, utcnow
+from store.models import FINISHED, Run, RunStatus, utcnow
 from store.runconfig import ConfigError, TrainConfig
-
-FINISHED = {RunStatus.completed.value, RunStatus.failed.value, RunStatus.cancelled.value}
-
 
 class QueueError(ValueError):
     """A queue request that cannot be carried out (duplicate suite, unknown or finished run)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from store.engine import is_url
 from trainer.recorder import EpochRecord
 
 
@@ -34,7 +35,7 @@ def checkpoint_path(db: str, checkpoint_dir: str, run_id: int) -> Path:
     checkpoint_dir = checkpoint_dir or os.environ.get("CENTERLENS_CHECKPOINT_DIR", "")
     if checkpoint_dir:
         folder = Path(checkpoint_dir)
-    elif "://" in db:
+    elif is_url(db):
         folder = Path("checkpoints")
     else:
         folder = Path(f"{Path(db).expanduser()}.checkpoints")

@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 
 from centerlens.argparsing import OneLineParser, fail
+from store.engine import is_url
 from trainer.config import ConfigError, add_config_arguments, config_from_args
 
 
 def check_database_target(db: str) -> None:
     """Refuse a SQLite path whose folder is missing or not writable, before anything is trained."""
-    if "://" in db:
+    if is_url(db):
         return
     path = Path(db).expanduser()
     folder = path.parent if str(path.parent) else Path(".")
@@ -51,10 +52,11 @@ def resume_main(run_id: int, db: str) -> int:
     """``centerlens train --resume RUN_ID``: continue a stopped run from its newest checkpoint."""
     from store import Run
     from store.queue import QueueError, claim_run, worker_name
-    from trainer.worker import STALE_AFTER_SECONDS, train_claimed
+    from store.models import STALE_AFTER_SECONDS
+    from trainer.worker import train_claimed
 
     try:
-        if "://" not in db and not Path(db).exists():
+        if not is_url(db) and not Path(db).exists():
             raise ConfigError(f"database {db} does not exist")
         sessions = open_store(db)
         claim_run(sessions, run_id, worker_name(), STALE_AFTER_SECONDS)
@@ -69,7 +71,7 @@ def resume_main(run_id: int, db: str) -> int:
 
 def absolute_db(db: str) -> str:
     """A file path made absolute (checkpoints and resumes then find it from any folder); URLs as given."""
-    return db if "://" in db else str(Path(db).expanduser().resolve())
+    return db if is_url(db) else str(Path(db).expanduser().resolve())
 
 
 def train_main(argv: list[str]) -> int:
@@ -109,7 +111,7 @@ def runs_main(argv: list[str]) -> int:
     )
     parser.add_argument("--db", default="centerlens.db", help="database file path or SQLAlchemy URL")
     args = parser.parse_args(argv)
-    if "://" not in args.db and not Path(args.db).exists():
+    if not is_url(args.db) and not Path(args.db).exists():
         return fail("centerlens runs", f"database {args.db} does not exist")
     print(runs_table(open_store(args.db)))
     return 0

@@ -13,6 +13,7 @@ from torch import nn
 from tqdm import tqdm
 
 from store import RunStatus
+from store.models import HEARTBEAT_SECONDS
 from store.queue import worker_name
 from trainer.checkpoint import TrainingState, checkpoint_path, load_checkpoint, save_checkpoint
 from trainer.config import ConfigError, TrainConfig
@@ -25,7 +26,6 @@ from trainer.probe import default_per_class, select_probe
 from trainer.recorder import EpochRecord, Recorder
 
 EVAL_BATCH = 512
-HEARTBEAT_SECONDS = 10.0
 
 
 @dataclass

@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import Run, RunStatus
+from store.models import STALE_AFTER_SECONDS
 from store.queue import claim_next_run, config_of, queue_runs, worker_name
 from store.suite import load_suite
 from trainer.config import ConfigError
 from trainer.recorder import Recorder
 
-STALE_AFTER_SECONDS = 120.0
 
 
 def seed_suite_if_empty(

@@ -18,11 +18,12 @@ from sqlalchemy.engine import make_url
 from backend.app import create_app
 from backend.settings import Settings
 from store import create_db_engine, session_factory
+from store.engine import is_url
 
 
 def copy_database(url: str, folder: Path) -> str:
     """A copy of a database, so a test module can add rows without touching the shared fixture."""
-    if "://" not in url:
+    if not is_url(url):
         target = folder / "copy.db"
         with sqlite3.connect(url) as source, sqlite3.connect(target) as copy:
             source.backup(copy)
