@@ -1,91 +1,86 @@
-"""The run queue's request side, apart from the HTTP handlers: run settings checked before a run is
-queued, the JSON schema of those settings, and the experiment files of the configs/ folder.
+"""The run queue's request side, apart from the HTTP handlers: a queued run's settings checked with the
+one validation the CLI uses (``store.runconfig``), the catalog as JSON (``/api/run-settings``), and the
+experiment files of the configs/ folder.
 
 A run queued here is trained later by a ``centerlens worker``, so whatever the trainer would refuse at
-start (a wrong type, epochs 0, a non-finite number) is refused now, as one line, instead of queueing a
-run that fails.
+start is refused now, with the CLI's message. Filesystem paths (data and checkpoint folders) are taken
+only inside the folders the server allows, since a queued run is trained by another program.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.deps import MAX_INT
 from backend.schemas import SuiteInfo
-from store import Run
+from store import Run, catalog
 from store.queue import suite_key
-from store.runconfig import CHOICES, ConfigError, TrainConfig, build_config
+from store.runconfig import ConfigError, RunConfigBase, build_config, request_model
 from store.suite import load_suite
 
-RUN_SETTINGS = TypeAdapter(TrainConfig)
-NAME_LENGTH = 200  # the runs.name column
 
-# the values the trainer refuses when it starts a run (and the form's hyper-parameters)
-LIMITS: dict[str, tuple[Callable[[float], bool], str]] = {
-    "epochs": (lambda value: value >= 1, "at least 1"),
-    "batch_size": (lambda value: value >= 2, "at least 2"),
-    "lr": (lambda value: value > 0, "positive"),
-    "temperature": (lambda value: value > 0, "positive"),
-    "distill_weight": (lambda value: value >= 0, "at least 0"),
-    "beta": (lambda value: 0 <= value <= 1, "between 0 and 1"),
-}
-
-
-def run_config(values: dict[str, Any], data_dir: str) -> TrainConfig:
-    """The config of one run from the API's settings (``data_dir`` unless given), or a ConfigError."""
-    if "db" in values:
-        raise ConfigError("db is not a setting here: a queued run is trained into this server's database")
-    build_config(values)  # unknown keys and unknown names first, with the CLI's messages
-    try:
-        config = RUN_SETTINGS.validate_python({"data_dir": data_dir, **values})
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"{where}: {first['msg']}") from error
-    check_values(config)
-    return config
+def check_paths(values: dict[str, Any], allowed: list[Path]) -> None:
+    """Refuse a path setting that does not lie inside one of the ``allowed`` folders."""
+    for param in catalog.run_params():
+        value = values.get(param.name)
+        if not param.path or not isinstance(value, str) or not value:
+            continue
+        resolved = Path(value).expanduser().resolve()
+        if not any(resolved == folder or folder in resolved.parents for folder in allowed):
+            shown = ", ".join(str(folder) for folder in allowed) or "none"
+            raise ConfigError(f"{param.name} must lie inside a folder this server allows ({shown})")
 
 
-def check_values(config: TrainConfig) -> None:
-    """Refuse values the store or the trainer cannot take: out-of-range integers, NaN, NUL, long names."""
-    for item in dataclasses.fields(config):
-        value = getattr(config, item.name)
-        for part in value if isinstance(value, list) else [value]:
-            if isinstance(part, float) and not math.isfinite(part):
-                raise ConfigError(f"{item.name} must be a finite number (got {part})")
-            if isinstance(part, int) and not isinstance(part, bool) and not 0 <= part <= MAX_INT:
-                raise ConfigError(f"{item.name} must be between 0 and {MAX_INT} (got {part})")
-            if isinstance(part, str) and "\x00" in part:
-                raise ConfigError(f"{item.name} must not contain NUL characters")
-    if len(config.name) > NAME_LENGTH:
-        raise ConfigError(f"name must be at most {NAME_LENGTH} characters (got {len(config.name)})")
-    for name, (allowed, wanted) in LIMITS.items():
-        value = getattr(config, name)
-        if not allowed(value):
-            raise ConfigError(f"{name} must be {wanted} (got {value})")
+def run_config(values: dict[str, Any], data_dir: Path, allowed: list[Path]) -> RunConfigBase:
+    """The config of one queued run from the API's settings (``data_dir`` unless given), or a ConfigError."""
+    local = [param.name for param in catalog.run_params() if param.local and param.name in values]
+    if local:
+        raise ConfigError(
+            f"{local[0]} is not a setting here: a queued run is trained into this server's database"
+        )
+    check_paths(values, [folder.resolve() for folder in allowed])
+    return build_config({"data_dir": str(data_dir), **values})
+
+
+def _choices(param: catalog.Param) -> list[str] | None:
+    if isinstance(param.choices, str):
+        return list(catalog.choices(param.choices))
+    return list(param.choices) if param.choices else None
 
 
 def settings_schema() -> dict[str, Any]:
-    """JSON schema of a run's settings: types and defaults, each setting's help and its allowed names."""
-    schema = RUN_SETTINGS.json_schema()
-    for item in dataclasses.fields(TrainConfig):
-        field = schema["properties"][item.name]
-        field["description"] = item.metadata["help"]
-        if item.name in CHOICES:
-            field["enum"] = list(CHOICES[item.name])
-    del schema["properties"]["db"]  # the worker's database, never the run's choice
-    schema["properties"]["lr_milestones"]["default"] = TrainConfig().lr_milestones
-    schema["properties"]["name"]["maxLength"] = NAME_LENGTH
-    schema["additionalProperties"] = False
+    """JSON schema of a queued run's settings, each with its help, label, allowed names and methods."""
+    schema = request_model().model_json_schema()
+    schema.pop("title", None)
+    for param in catalog.run_params():
+        if param.local:
+            continue
+        field = schema["properties"][param.name]
+        field.pop("title", None)
+        field["x-label"] = param.label or param.name.replace("_", " ")
+        field["x-methods"] = catalog.methods_using(param.name)
+        if _choices(param):
+            field["enum"] = _choices(param)
     return schema
+
+
+def catalog_json() -> dict[str, Any]:
+    """The catalog for clients: methods, models, datasets and epoch metrics with their descriptions."""
+    return {
+        "methods": [{"name": spec.name, "label": spec.label, "description": spec.description,
+                     "settings": [param.name for param in spec.params]} for spec in catalog.METHODS],
+        "models": [{"name": spec.name, "label": spec.label, "description": spec.description}
+                   for spec in catalog.MODELS],
+        "datasets": [{"name": spec.name, "label": spec.label, "description": spec.description,
+                      "default_model": spec.default_model, "uses_data_dir": spec.uses_data_dir}
+                     for spec in catalog.DATASETS],
+        "metrics": [{"name": spec.name, "label": spec.label, "unit": spec.unit,
+                     "explanation": spec.explanation, "group": spec.group, "chart": spec.chart,
+                     "percent": spec.percent} for spec in catalog.METRICS],
+    }
 
 
 def suite_files(folder: Path) -> dict[str, Path]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
+
+from store import catalog
 
 WireDtype = Literal["f4", "f8", "i1", "i2", "i4", "u1", "u2"]
 
@@ -63,7 +65,10 @@ class RunSummary(BaseModel):
     progress: float
     eta_seconds: float | None
     heartbeat_at: datetime | None
-    stale: bool = Field(description="running, but its trainer has not refreshed the heartbeat for STALE_AFTER_SECONDS (120 s): a worker may take it over")
+    stale: bool = Field(
+        description="running, but its trainer has not refreshed the heartbeat for STALE_AFTER_SECONDS "
+        "(120 s): a worker may take it over"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -87,30 +92,19 @@ class RunDetail(RunSummary):
 Series = list[float | None]
 
 
-class EpochSeries(BaseModel):
-    """Per-epoch metrics of a run, one list per metric (columnar; null where absent)."""
+def _epoch_series_model() -> type[BaseModel]:
+    """Per-epoch metrics of a run, one list per metric declared in the catalog (columnar; null where
+    absent), plus each epoch's loss parts by name."""
+    fields: dict[str, Any] = {
+        spec.name: (Series, Field(description=f"{spec.label} ({spec.unit}): {spec.explanation}"))
+        for spec in catalog.METRICS
+    }
+    parts = Field(description="every part of the loss by name")
+    fields["loss_parts"] = (list[dict[str, float] | None], parts)
+    return create_model("EpochSeries", __doc__=_epoch_series_model.__doc__, epoch=(list[int], ...), **fields)
 
-    epoch: list[int]
-    train_loss: Series
-    train_ce: Series
-    train_distill: Series
-    train_accuracy: Series
-    test_top1: Series
-    test_top5: Series
-    test_nll: Series
-    test_ece: Series
-    within_class_variance: Series
-    between_class_variance: Series
-    variance_ratio: Series
-    nc1: Series
-    cdnv: Series
-    nc2_equinorm: Series
-    nc2_equiangular: Series
-    nc2_max_angle: Series
-    nc4_agreement: Series
-    learning_rate: Series
-    epoch_seconds: Series
-    images_per_second: Series
+
+EpochSeries = _epoch_series_model()
 
 
 class ClassSeries(BaseModel):
@@ -158,13 +152,22 @@ class Frame(BaseModel):
 
 
 class Frames(BaseModel):
-    """Every stored frame of a run for one projection method, and the epochs still pending."""
+    """Every stored frame of a run for one projection, and the epochs still pending."""
 
     run_id: int
-    method: str
+    projection: str
     epochs: list[int]
     frames: list[Frame]
     pending: list[int]
+
+
+class ProjectionInfo(BaseModel):
+    """A registered projection: the name the frames routes take, and how the dashboard shows it."""
+
+    name: str = Field(description="the value of ?projection= on the frames, compare and export routes")
+    label: str
+    description: str
+    linear: bool = Field(description="one linear map for the whole run: draw both axes on one scale")
 
 
 class Comparison(BaseModel):

@@ -20,15 +20,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sqlalchemy import Float
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.synthetic import synthetic_cifar_bundle  # noqa: E402
-from store import Epoch, open_sessions  # noqa: E402
+from store import Epoch, catalog, open_sessions  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.loop import evaluate, prepare, train, train_epoch  # noqa: E402
-from trainer.metrics import feature_metrics, prediction_metrics  # noqa: E402
+from trainer.metrics import Evaluation, epoch_metrics  # noqa: E402
 from trainer.recorder import EpochRecord, Recorder  # noqa: E402
 
 
@@ -82,14 +81,14 @@ def cifar_shaped(subset: int, folder: str) -> None:
     labels = torch.arange(10_000) % 100
     logits = torch.randn(10_000, 100)
     started = time.perf_counter()
-    geometry = feature_metrics(features, labels, 100)
-    predictions = prediction_metrics(logits, labels, 100)
+    evaluation = Evaluation(features, logits, labels, 100)
+    scalars = epoch_metrics(evaluation)
+    geometry = evaluation.geometry
     metrics_s = time.perf_counter() - started
 
     recorder = Recorder(open_store(folder))
     recorder.start_run(config.to_dict() | {"model": "preact_resnet18"}, {"num_classes": 100}, [])
-    metric_columns = [column.name for column in Epoch.__table__.columns if isinstance(column.type, Float)]
-    scalars = dict.fromkeys(metric_columns, 0.0)
+    scalars |= dict.fromkeys(catalog.METRICS.names() - scalars.keys(), 0.0)
     per_class = {
         key: np.zeros(100)
         for key in ("variance", "center_norm", "nearest_class", "nearest_distance", "accuracy")
@@ -97,6 +96,7 @@ def cifar_shaped(subset: int, folder: str) -> None:
     record = EpochRecord(
         1,
         scalars,
+        {"ce": 0.0},
         per_class,
         features[:5000].numpy(),
         np.zeros(5000),
@@ -108,7 +108,6 @@ def cifar_shaped(subset: int, folder: str) -> None:
     started = time.perf_counter()
     recorder.write_epoch(record)
     write_s = time.perf_counter() - started
-    del predictions
 
     train_s, eval_s = train_per_image * 50_000, eval_per_image * 10_000
     extra = metrics_s + write_s

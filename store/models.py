@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from store import catalog
 from store.codec import NDArray
 
 
@@ -85,6 +86,7 @@ class Run(Base):
     code_version: Mapped[str | None] = mapped_column(String(40))
     suite: Mapped[str | None] = mapped_column(String(120), index=True)
     worker: Mapped[str | None] = mapped_column(String(120))
+    claim_token: Mapped[str | None] = mapped_column(String(32))  # the current claimant's (store.queue)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     epochs: Mapped[list[Epoch]] = relationship(
@@ -105,7 +107,8 @@ class ProbeSample(Base):
 
 
 class Epoch(Base):
-    """Metrics of one finished epoch (train loss, test accuracy, calibration, collapse)."""
+    """Metrics of one finished epoch: one column per metric declared in ``store.catalog.metrics``
+    (added below), plus every part of the training loss by name (``loss_parts``)."""
 
     __tablename__ = "epochs"
     __table_args__ = (UniqueConstraint("run_id", "epoch"),)
@@ -113,30 +116,19 @@ class Epoch(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     epoch: Mapped[int]
-    train_loss: Mapped[float] = mapped_column(Float)
-    train_ce: Mapped[float | None] = mapped_column(Float)
-    train_distill: Mapped[float | None] = mapped_column(Float)
-    train_accuracy: Mapped[float] = mapped_column(Float)
-    test_top1: Mapped[float] = mapped_column(Float)
-    test_top5: Mapped[float] = mapped_column(Float)
-    test_nll: Mapped[float] = mapped_column(Float)
-    test_ece: Mapped[float] = mapped_column(Float)
-    within_class_variance: Mapped[float] = mapped_column(Float)
-    between_class_variance: Mapped[float] = mapped_column(Float)
-    variance_ratio: Mapped[float] = mapped_column(Float)
-    nc1: Mapped[float] = mapped_column(Float)
-    cdnv: Mapped[float] = mapped_column(Float)
-    nc2_equinorm: Mapped[float] = mapped_column(Float)
-    nc2_equiangular: Mapped[float] = mapped_column(Float)
-    nc2_max_angle: Mapped[float] = mapped_column(Float)
-    nc4_agreement: Mapped[float] = mapped_column(Float)
-    learning_rate: Mapped[float] = mapped_column(Float)
-    epoch_seconds: Mapped[float] = mapped_column(Float)
-    record_seconds: Mapped[float | None] = mapped_column(Float)
-    images_per_second: Mapped[float] = mapped_column(Float)
+    loss_parts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     run: Mapped[Run] = relationship(back_populates="epochs", lazy="raise")
+
+
+def _metric_column(spec: catalog.MetricSpec) -> None:
+    """Map a declared metric to its ``epochs`` column (a migration creates the column itself)."""
+    if spec.name not in Epoch.__table__.columns:
+        setattr(Epoch, spec.name, mapped_column(spec.name, Float, nullable=not spec.required))
+
+
+catalog.on_metric(_metric_column)
 
 
 class ClassEpoch(Base):
@@ -173,12 +165,12 @@ class Projection(Base):
     """A 2-D layout of one epoch's probe features, written by the projector."""
 
     __tablename__ = "projections"
-    __table_args__ = (UniqueConstraint("run_id", "epoch", "method", "frame"),)
+    __table_args__ = (UniqueConstraint("run_id", "epoch", "projection", "frame"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     epoch: Mapped[int]
-    method: Mapped[str] = mapped_column(String(20))
+    projection: Mapped[str] = mapped_column(String(20))
     frame: Mapped[str] = mapped_column(String(80), default="run")
     status: Mapped[str] = mapped_column(String(20), default="ok")
     error: Mapped[str | None] = mapped_column(Text)

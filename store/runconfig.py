@@ -1,109 +1,184 @@
-"""A run's configuration: one dataclass whose fields are the CLI flags, the YAML keys and the API's.
+"""A run's configuration: one validated pydantic model, generated from the catalog's declared settings.
 
-It lives in the store because three programs share it: the trainer reads it, and the queue
-(command line or API) writes it into queued runs. It imports neither torch nor FastAPI.
+It lives in the store because three programs share it: the trainer reads it, and the queue (command
+line or API) writes it into queued runs. It imports neither torch nor FastAPI. Every way in (flags,
+YAML, the queue API, a stored queued run) goes through :func:`build_config` or the model itself, so
+a setting is checked once, with the same one-line message everywhere.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+import re
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
-CHOICES = {
-    "dataset": ("digits", "cifar10", "cifar100", "imagefolder"),
-    "model": ("auto", "small_cnn", "preact_resnet18", "resnet18"),
-    "method": ("ce", "ls", "cs_kd", "ps_kd", "bake", "csd"),
-    "loader": ("auto", "resident", "torchvision"),
-    "center_rule": ("ema", "learned"),
-}
+from store import catalog
+from store.catalog.base import Param
 
-
-DEFAULT_MODELS = {
-    "digits": "small_cnn",
-    "cifar10": "preact_resnet18",
-    "cifar100": "preact_resnet18",
-    "imagefolder": "resnet18",
-}
+SHOWN_INPUT = 40  # characters of a bad value echoed in an error message
 
 
 class ConfigError(ValueError):
     """A bad setting, reported to the user as one line before anything is written."""
 
 
-def _opt(default: Any, help: str, **extra: Any) -> Any:  # noqa: A002
-    return field(default=default, metadata={"help": help, **extra})
+class _YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``1e-3`` as a number (YAML 1.1 wants ``1.0e-3``)."""
 
 
-@dataclass
-class TrainConfig:
-    """Everything one run needs; stored, fully resolved, with the run."""
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d[\d_]*)?(?:\.\d*)?[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
 
-    dataset: str = _opt("digits", "dataset: digits, cifar10, cifar100, imagefolder")
-    model: str = _opt(
-        "auto", "model (auto picks the dataset's default): small_cnn, preact_resnet18, resnet18"
-    )
-    method: str = _opt("ce", "training method: ce, ls, cs_kd, ps_kd, bake, csd")
-    epochs: int = _opt(10, "number of training epochs")
-    seed: int = _opt(0, "random seed for weights, batches and augmentation")
-    name: str = _opt("", "run name (default: METHOD-DATASET-sSEED)")
-    db: str = _opt("centerlens.db", "database file path or SQLAlchemy URL")
-    data_dir: str = _opt("data", "folder holding the dataset files (cifar, imagefolder)")
-    download: bool = _opt(False, "download CIFAR files into --data-dir if missing")
-    batch_size: int = _opt(128, "training batch size")
-    lr: float = _opt(0.1, "initial learning rate (SGD)")
-    momentum: float = _opt(0.9, "SGD momentum")
-    weight_decay: float = _opt(5e-4, "SGD weight decay")
-    lr_milestones: list[float] = _opt(
-        None, "learning-rate x0.1 steps, as fractions of the epochs (default 0.5 0.75)", nargs="+"
-    )
-    probe_per_class: int = _opt(0, "probe samples per class (0: as many as fit in 5,000 points)")
-    probe_seed: int = _opt(0, "seed of the probe selection (same seed + dataset = same probe)")
-    device: str = _opt("auto", "device: auto, cpu, cuda, cuda:N")
-    loader: str = _opt(
-        "auto", "data loader: auto (tensor-resident where the data fits), resident, torchvision"
-    )
-    workers: int = _opt(2, "data-loading worker processes (torchvision loader)")
-    threads: int = _opt(
-        0, "CPU threads for torch (0: torch's default; 1 is often fastest on small shared CPUs)"
-    )
-    compile: bool = _opt(False, "compile the model with torch.compile (CUDA; slower first epoch)")
-    checkpoint_every: int = _opt(1, "save a resumable checkpoint every N epochs (0: never)")
-    checkpoint_dir: str = _opt(
-        "", "checkpoint folder (default: DB_FILE.checkpoints/, or ./checkpoints for URLs)"
-    )
-    temperature: float = _opt(4.0, "distillation temperature T (cs_kd, bake, csd)")
-    distill_weight: float = _opt(1.0, "distillation weight lambda (cs_kd, bake, csd)")
-    smoothing: float = _opt(0.1, "label-smoothing epsilon (ls)")
-    alpha: float = _opt(0.8, "PS-KD's final target weight alpha (ps_kd)")
-    omega: float = _opt(0.5, "BAKE's propagation weight omega (bake)")
-    group_size: int = _opt(4, "same-class images per group in a BAKE batch (bake)")
-    beta: float = _opt(0.5, "CSD: weight of the class-center prediction in the fused target")
-    center_momentum: float = _opt(0.9, "CSD: momentum m of the EMA class centers")
-    center_rule: str = _opt("ema", "CSD: how centers are learned: ema or learned")
 
-    def __post_init__(self) -> None:
-        if self.lr_milestones is None:
-            self.lr_milestones = [0.5, 0.75]
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= SHOWN_INPUT else text[: SHOWN_INPUT - 3] + "..."
+
+
+KIND_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "text",
+              "floats": "a list of numbers"}
+
+
+def describe_error(error: dict[str, Any], params: dict[str, Param] | None = None) -> str:
+    """One line for one pydantic error, in the catalog's words: ``epochs must be at least 1 (got 0)``."""
+    params = params if params is not None else {param.name: param for param in catalog.run_params()}
+    location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+    name = location[0] if location else ""
+    param = params.get(name)
+    got = f" (got {_shown(error['input'])})" if "input" in error and error["type"] != "missing" else ""
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"unknown setting {name!r}"
+    if kind == "value_error":
+        return str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+    if kind == "string_unicode":
+        return f"{name} must be UTF-8 text without NUL characters"
+    if param is None:
+        where = ".".join(location)
+        return f"{where}: {error['msg']}{got}" if where else f"{error['msg']}{got}"
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        return f"{name} must be {param.bounds_text()}{got}"
+    if kind in {"too_short", "too_long"} and param.kind == "floats":
+        return f"{name} must list {param.min_items} to {param.max_items} numbers{got}"
+    if kind == "string_too_long":
+        return f"{name} must be at most {param.max_length} characters (got {len(error['input'])})"
+    if kind == "finite_number":
+        return f"{name} must be a finite number{got}"
+    if kind == "string_pattern_mismatch":
+        return f"{name} must be one of: {param.help.split(': ', 1)[-1]}{got}"
+    if kind.endswith("_type") or kind.endswith("_parsing") or kind == "int_from_float":
+        return f"{name} must be {KIND_WORDS[param.kind]}{got}"
+    return f"{name}: {error['msg']}{got}"
+
+
+def describe_validation(error: ValidationError) -> str:
+    """The first problem of a pydantic validation error, as one line."""
+    return describe_error(error.errors()[0])
+
+
+def _bad_text(value: str) -> bool:
+    if "\x00" in value:
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+class RunConfigBase(BaseModel):
+    """Behaviour shared by every generated config model: strict types, derived defaults, cross-checks."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise ConfigError(describe_validation(error)) from None
+
+    @model_validator(mode="after")
+    def _resolve_and_check(self) -> RunConfigBase:
+        for param in catalog.run_params():
+            value = getattr(self, param.name, None)
+            if isinstance(value, str) and _bad_text(value):
+                raise ValueError(f"{param.name} must be UTF-8 text without NUL characters")
+            if isinstance(param.choices, str) and value not in catalog.choices(param.choices):
+                allowed = ", ".join(catalog.choices(param.choices))
+                raise ValueError(f"unknown {param.name.replace('_', ' ')} {value!r} (choose from {allowed})")
+            if isinstance(param.choices, tuple) and value not in param.choices:
+                allowed = ", ".join(param.choices)
+                raise ValueError(f"unknown {param.name.replace('_', ' ')} {value!r} (choose from {allowed})")
         if not self.name:
             self.name = f"{self.method}-{self.dataset}-s{self.seed}"
         if self.model == "auto":  # resolved here so queued runs show their model too
-            self.model = DEFAULT_MODELS.get(self.dataset, "auto")
+            self.model = catalog.DATASETS[self.dataset].default_model
+        for check in catalog.METHODS[self.method].checks:
+            problem = check(self)
+            if problem:
+                raise ValueError(problem)
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain JSON-able values."""
-        return dataclasses.asdict(self)
+        return self.model_dump()
+
+
+ANNOTATIONS = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _field(param: Param) -> tuple[Any, Any]:
+    bounds = {key: getattr(param, key) for key in ("ge", "gt", "le", "lt") if getattr(param, key) is not None}
+    if param.kind == "floats":
+        item = Annotated[float, Field(**bounds)]
+        return list[item], Field(
+            default=list(param.default), min_length=param.min_items, max_length=param.max_items,
+            description=param.help,
+        )
+    extra = {"max_length": param.max_length} if param.max_length else {}
+    if param.pattern:
+        extra["pattern"] = f"^(?:{param.pattern})$"
+    return ANNOTATIONS[param.kind], Field(default=param.default, description=param.help, **bounds, **extra)
+
+
+@lru_cache(maxsize=8)
+def _model_for(version: int, local: bool) -> type[RunConfigBase]:
+    params = [param for param in catalog.run_params() if local or not param.local]
+    fields = {param.name: _field(param) for param in params}
+    name = "TrainConfig" if local else "RunRequest"
+    doc = "Every setting of a run." if local else "The settings of a run queued over the API."
+    model = create_model(name, __base__=RunConfigBase, __doc__=doc, **fields)
+    return model
+
+
+def config_model() -> type[RunConfigBase]:
+    """The run config model for the catalog as it is now (rebuilt when a plug-in registers settings)."""
+    return _model_for(catalog.version(), True)
+
+
+def request_model() -> type[RunConfigBase]:
+    """The model of a queued run's settings: the config without the machine-local ones (the database)."""
+    return _model_for(catalog.version(), False)
+
+
+TrainConfig = config_model()
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML config whose keys are the config field names (dashes allowed)."""
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yaml.load(Path(path).read_text(), Loader=_YamlLoader) or {}
     except FileNotFoundError as error:
         raise ConfigError(f"config file not found: {path}") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read config file {path}: {error}") from error
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {path} is not valid YAML: {error}".splitlines()[0]) from error
     if not isinstance(data, dict):
@@ -111,23 +186,6 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return {str(key).replace("-", "_"): value for key, value in data.items()}
 
 
-def build_config(values: dict[str, Any]) -> TrainConfig:
-    """Make a config from a mapping, rejecting unknown keys with the key's name."""
-    known = {item.name for item in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown setting {unknown[0]!r}")
-    try:
-        config = TrainConfig(**values)
-    except TypeError as error:
-        raise ConfigError(str(error)) from error
-    check_choices(config)
-    return config
-
-
-def check_choices(config: TrainConfig) -> None:
-    """Reject a name no registry knows (dataset, model, method, loader, center rule)."""
-    for key, allowed in CHOICES.items():
-        value = getattr(config, key)
-        if value not in allowed:
-            raise ConfigError(f"unknown {key.replace('_', ' ')} {value!r} (choose from {', '.join(allowed)})")
+def build_config(values: dict[str, Any]) -> RunConfigBase:
+    """Make a validated config from a mapping (unknown keys, wrong types and bounds are ConfigErrors)."""
+    return config_model()(**values)

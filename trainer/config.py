@@ -1,44 +1,53 @@
-"""The trainer's view of a run's configuration: the shared dataclass plus its command-line flags."""
+"""The trainer's view of a run's configuration: the catalog's settings as command-line flags."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from typing import get_type_hints
 
-from store.runconfig import CHOICES, ConfigError, TrainConfig, build_config, load_yaml
+from store import catalog
+from store.catalog.base import Param
+from store.runconfig import ConfigError, TrainConfig, build_config, load_yaml
 
-__all__ = [
-    "CHOICES",
-    "ConfigError",
-    "TrainConfig",
-    "add_config_arguments",
-    "build_config",
-    "config_from_args",
-]
+__all__ = ["ConfigError", "TrainConfig", "add_config_arguments", "build_config", "config_from_args"]
+
+FLAG_TYPES = {"int": int, "float": float, "str": str}
+
+
+def _help(param: Param) -> str:
+    parts = [param.help]
+    if isinstance(param.choices, str):
+        parts.append(f"one of {', '.join(catalog.choices(param.choices))}")
+    elif param.choices:
+        parts.append(f"one of {', '.join(param.choices)}")
+    if param.bounds_text():
+        parts.append(param.bounds_text())
+    users = catalog.methods_using(param.name)
+    if users:
+        parts.append(f"for {', '.join(users)}")
+    default = " ".join(map(str, param.default)) if param.kind == "floats" else param.default
+    return f"{'; '.join(parts)} (default: {default})".replace("%", "%%")
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add one ``--flag`` per config field (underscores become dashes)."""
-    hints = get_type_hints(TrainConfig)
-    for item in dataclasses.fields(TrainConfig):
-        flag = "--" + item.name.replace("_", "-")
-        kind = hints[item.name]
-        shown = item.default
-        help_text = f"{item.metadata['help']} (default: {shown})"
-        if kind is bool:
-            parser.add_argument(flag, dest=item.name, action=argparse.BooleanOptionalAction, help=help_text)
-        elif item.metadata.get("nargs"):
-            parser.add_argument(flag, dest=item.name, type=float, nargs="+", help=help_text)
+    """Add one ``--flag`` per declared run setting (underscores become dashes), grouped general/method."""
+    general = parser.add_argument_group("run settings")
+    methods = parser.add_argument_group("method settings")
+    for param in catalog.run_params():
+        group = methods if catalog.methods_using(param.name) else general
+        if param.kind == "bool":
+            group.add_argument(param.flag, dest=param.name, action=argparse.BooleanOptionalAction,
+                               help=_help(param))
+        elif param.kind == "floats":
+            group.add_argument(param.flag, dest=param.name, type=float, nargs="+", help=_help(param))
         else:
-            parser.add_argument(flag, dest=item.name, type=kind, help=help_text)
+            group.add_argument(param.flag, dest=param.name, type=FLAG_TYPES[param.kind], help=_help(param))
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Merge ``--config FILE`` (if any) with the flags given on the command line (flags win)."""
     values = load_yaml(args.config) if getattr(args, "config", None) else {}
-    for item in dataclasses.fields(TrainConfig):
-        given = getattr(args, item.name, None)
+    for param in catalog.run_params():
+        given = getattr(args, param.name, None)
         if given is not None:
-            values[item.name] = given
+            values[param.name] = given
     return build_config(values)

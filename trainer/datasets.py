@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from store.runconfig import DEFAULT_MODELS
+from store import catalog
 from trainer.config import ConfigError, TrainConfig
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -117,7 +117,7 @@ def load_digits_bundle(config: TrainConfig) -> DatasetBundle:
         train_labels=labels[train_idx],
         test_labels=labels[test_idx],
         class_names=[str(k) for k in range(10)],
-        default_model=DEFAULT_MODELS["digits"],
+        default_model=catalog.DATASETS["digits"].default_model,
         image_shape=(1, 8, 8),
         thumbnail=lambda i: png_bytes(Image.fromarray(255 - test_images[i, ..., 0])),
         train_resident=resident_data(images[train_idx], labels[train_idx], mean, std, 1, False),
@@ -153,7 +153,7 @@ def _cifar(config: TrainConfig, num_classes: int) -> DatasetBundle:
         train_labels=train_labels,
         test_labels=test_labels,
         class_names=list(train.classes),
-        default_model=DEFAULT_MODELS[config.dataset],
+        default_model=catalog.DATASETS[config.dataset].default_model,
         image_shape=(3, 32, 32),
         thumbnail=lambda i: png_bytes(Image.fromarray(test.data[i])),
         train_resident=resident_data(train.data, train_labels, CIFAR_MEAN, CIFAR_STD, 4, True),
@@ -200,7 +200,7 @@ def load_imagefolder_bundle(config: TrainConfig) -> DatasetBundle:
         train_labels=np.asarray(train.targets),
         test_labels=np.asarray(test.targets),
         class_names=list(train.classes),
-        default_model=DEFAULT_MODELS["imagefolder"],
+        default_model=catalog.DATASETS["imagefolder"].default_model,
         image_shape=(3, 224, 224),
         thumbnail=thumbnail,
     )

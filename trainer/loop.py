@@ -13,17 +13,25 @@ from torch import nn
 from tqdm import tqdm
 
 from store import RunStatus
+from store.engine import is_disk_full
 from store.models import HEARTBEAT_SECONDS
 from store.queue import worker_name
-from trainer.checkpoint import TrainingState, checkpoint_path, load_checkpoint, save_checkpoint
+from trainer.checkpoint import (
+    TrainingState,
+    checkpoint_path,
+    load_checkpoint,
+    remove_checkpoints,
+    save_checkpoint,
+)
 from trainer.config import ConfigError, TrainConfig
 from trainer.datasets import DatasetBundle, load_dataset
 from trainer.loaders import ResidentLoader, TorchvisionLoader, sequential_batches
 from trainer.methods import Method, StepOutput, create_method
-from trainer.metrics import feature_metrics, nearest_mean_agreement, prediction_metrics
+from trainer.metrics import Evaluation, epoch_metrics
 from trainer.models import create_model
 from trainer.probe import default_per_class, select_probe
 from trainer.recorder import EpochRecord, Recorder
+from trainer.stopping import ClaimLost, DiskFull, disk_full_message, fail_run
 
 EVAL_BATCH = 512
 
@@ -56,8 +64,6 @@ def resolve_device(name: str) -> torch.device:
 
 
 def _loaders(config: TrainConfig, bundle: DatasetBundle, device: torch.device):
-    if config.loader not in {"auto", "resident", "torchvision"}:
-        raise ConfigError(f"unknown loader {config.loader!r} (choose from auto, resident, torchvision)")
     resident = config.loader == "resident" or (config.loader == "auto" and bundle.train_resident is not None)
     if resident and bundle.train_resident is None:
         raise ConfigError(f"dataset {bundle.name!r} has no resident loader; use --loader torchvision")
@@ -70,19 +76,12 @@ def _loaders(config: TrainConfig, bundle: DatasetBundle, device: torch.device):
 
 
 def prepare(config: TrainConfig, bundle: DatasetBundle | None = None) -> Setup:
-    """Validate the config and build dataset, model, method, probe and loaders (writes nothing).
+    """Build dataset, model, method, probe and loaders (writes nothing); the config is validated already,
+    so what is checked here depends on this machine: the device, the data files, the probe's size.
 
     ``bundle`` replaces the configured dataset (benchmarks pass synthetic data this way).
     """
-    if config.epochs < 1:
-        raise ConfigError(f"epochs must be at least 1 (got {config.epochs})")
-    if config.batch_size < 2:
-        raise ConfigError(f"batch-size must be at least 2 (got {config.batch_size})")
-    if config.lr <= 0:
-        raise ConfigError(f"lr must be positive (got {config.lr})")
     device = resolve_device(config.device)
-    if config.threads < 0:
-        raise ConfigError(f"threads must be 0 (torch's default) or more (got {config.threads})")
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -162,11 +161,14 @@ def train_epoch(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - started
-    means = {name: (value / seen).item() for name, value in totals.items()}
+    names = list(totals)
+    means = dict(zip(names, (torch.stack([totals[name] for name in names]) / seen).tolist()))
+    loss = means.pop("loss")
     return {
-        "train_loss": means["loss"],
+        "train_loss": loss,
         "train_ce": means.get("ce"),
         "train_distill": means.get("distill"),
+        "loss_parts": means,
         "train_accuracy": correct.item() / seen,
         "epoch_seconds": seconds,
         "images_per_second": seen / seconds,
@@ -191,33 +193,16 @@ def evaluate(setup: Setup) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 def build_record(setup: Setup, epoch: int, train_stats: dict, learning_rate: float) -> EpochRecord:
     """Evaluate the test split and turn everything the epoch produced into one record."""
     features, logits, labels = evaluate(setup)
-    num_classes = setup.bundle.num_classes
-    geometry = feature_metrics(features, labels, num_classes)
-    predictions = prediction_metrics(logits, labels, num_classes)
-    nc4 = nearest_mean_agreement(features, geometry["class_means"], predictions["predictions"])
+    evaluation = Evaluation(features, logits, labels, setup.bundle.num_classes)
+    geometry, predictions = evaluation.geometry, evaluation.predictions
     probe = torch.as_tensor(setup.probe_indices, device=setup.device)
-    names = (
-        "within_class_variance",
-        "between_class_variance",
-        "variance_ratio",
-        "nc1",
-        "cdnv",
-        "nc2_equinorm",
-        "nc2_equiangular",
-        "nc2_max_angle",
-    )
-    device_scalars = torch.stack(
-        [geometry[name].double() for name in names]
-        + [predictions["top1"], predictions["top5"], predictions["nll"].double(), predictions["ece"], nc4]
-    )
-    host_scalars = device_scalars.cpu().tolist()
-    scalars = dict(
-        zip(names + ("test_top1", "test_top5", "test_nll", "test_ece", "nc4_agreement"), host_scalars)
-    )
     method_centers = setup.method.recorded_centers()
+    stats = dict(train_stats)
+    loss_parts = stats.pop("loss_parts")
     return EpochRecord(
         epoch=epoch + 1,
-        scalars={**train_stats, **scalars, "learning_rate": learning_rate},
+        scalars={**stats, **epoch_metrics(evaluation), "learning_rate": learning_rate},
+        loss_parts=loss_parts,
         per_class={
             "variance": geometry["per_class_variance"].cpu().numpy(),
             "center_norm": geometry["center_norms"].cpu().numpy(),
@@ -297,13 +282,19 @@ def training_state(setup: Setup) -> TrainingState:
 
 
 def resume_point(setup: Setup, state: TrainingState, recorder: Recorder, path: Path, log) -> int:
-    """Restore the newest checkpoint and make the database agree with it; returns epochs done."""
-    restored = load_checkpoint(path, setup, state)
+    """Restore the newest usable checkpoint and make the database agree with it; returns epochs done."""
+    recorded = recorder.last_epoch()
+    restored = load_checkpoint(path, setup, state, recorded)
     epochs_done = 0
-    if restored is not None:
-        epochs_done, record = restored
-        if recorder.last_epoch() < epochs_done:
-            recorder.write_epoch(record)  # the trainer died between checkpoint and transaction
+    if restored is None:
+        if recorded:
+            log(f"run {recorder.run_id} has no checkpoint in {path.parent}: training it again from epoch 1")
+    else:
+        for problem in restored.skipped:
+            log(f"{problem}: resuming from the one before it")
+        epochs_done = restored.epochs_done
+        if recorded < epochs_done:
+            recorder.write_epoch(restored.record)  # the trainer died between checkpoint and transaction
         log(f"resuming run {recorder.run_id} after epoch {epochs_done}")
     recorder.truncate_after(epochs_done)
     return epochs_done
@@ -314,11 +305,18 @@ def train(
 ) -> int:
     """Create the run (or take over run ``run_id``), train and record every epoch.
 
-    With ``resume`` the run continues from its newest checkpoint. Marks the run failed (with the
-    error) on an exception and cancelled on Ctrl-C or when a cancel request is seen after an epoch.
+    With ``resume`` the run continues from its newest usable checkpoint. On an exception the run is
+    marked failed with the error (a full disk: ``disk full: ...``, raised as DiskFull); on Ctrl-C or a
+    cancel request seen after an epoch, cancelled. A trainer whose run another worker took over
+    stops with ClaimLost and leaves the run as it is.
     """
     config = setup.config
-    run_id = recorder.start_run(config.to_dict(), run_info(setup), probe_rows(setup), run_id)
+    try:
+        run_id = recorder.start_run(config.to_dict(), run_info(setup), probe_rows(setup), run_id)
+    except Exception as error:
+        if is_disk_full(error):
+            raise DiskFull(f"{disk_full_message(error)}; nothing was recorded") from error
+        raise
     log(
         f"run {run_id} '{config.name}': {config.method} on {config.dataset} with {config.model}, "
         f"{config.epochs} epochs on {setup.device}"
@@ -336,6 +334,7 @@ def train(
                 record.scalars["record_seconds"] = time.perf_counter() - started
                 state.scheduler.step()
                 if config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0:
+                    recorder.heartbeat()  # ClaimLost here keeps a taken-over trainer off the checkpoint
                     save_checkpoint(path, setup, state, epoch + 1, record)
                 cancel_requested = recorder.write_epoch(record)
                 log(epoch_line(record, config.epochs))
@@ -346,9 +345,10 @@ def train(
     except KeyboardInterrupt:
         recorder.finish(RunStatus.cancelled, "interrupted")
         raise
-    except Exception as error:
-        recorder.finish(RunStatus.failed, f"{type(error).__name__}: {error}")
+    except ClaimLost:
         raise
+    except Exception as error:
+        fail_run(recorder, error)
     recorder.finish(RunStatus.completed)
-    path.unlink(missing_ok=True)
+    remove_checkpoints(path)
     return run_id

@@ -5,9 +5,17 @@ Sw = 1/N sum_i (h_i - mu_{y_i})(h_i - mu_{y_i})^T, Sb = 1/C sum_k (mu_k - mu_G)(
 NC1 = tr(Sw Sb^+)/C (Papyan, Han & Donoho 2020); CDNV = mean over pairs of
 (var_k + var_l) / (2 ||mu_k - mu_l||^2) (Galanti et al. 2022); NC2 equinorm / equiangularity;
 NC4 = share of samples whose nearest class mean agrees with the prediction.
+
+Epoch metrics travel by name: each function registered with :func:`computes` returns a dict of
+named scalars (names declared in ``store.catalog.metrics``), and :func:`epoch_metrics` gathers them
+and copies them to the host in one transfer.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
@@ -124,3 +132,68 @@ def nearest_mean_agreement(
     """NC4: share of samples whose nearest class mean is the predicted class."""
     nearest = torch.cdist(features.double(), means.double()).argmin(1)
     return (nearest == predictions).double().mean()
+
+
+@dataclass
+class Evaluation:
+    """One evaluation pass (features, logits, labels of the test split), with the shared statistics."""
+
+    features: torch.Tensor
+    logits: torch.Tensor
+    labels: torch.Tensor
+    num_classes: int
+
+    @cached_property
+    def geometry(self) -> dict[str, torch.Tensor]:
+        """:func:`feature_metrics` of the features."""
+        return feature_metrics(self.features, self.labels, self.num_classes)
+
+    @cached_property
+    def predictions(self) -> dict[str, torch.Tensor]:
+        """:func:`prediction_metrics` of the logits."""
+        return prediction_metrics(self.logits, self.labels, self.num_classes)
+
+
+MetricFunction = Callable[[Evaluation], dict[str, torch.Tensor]]
+METRIC_FUNCTIONS: list[MetricFunction] = []
+
+
+def computes(function: MetricFunction) -> MetricFunction:
+    """Register a function that computes named epoch metrics from an :class:`Evaluation`."""
+    METRIC_FUNCTIONS.append(function)
+    return function
+
+
+@computes
+def variance_and_collapse(evaluation: Evaluation) -> dict[str, torch.Tensor]:
+    """tr(Sw), tr(Sb), their ratio, NC1, CDNV and NC2."""
+    names = ("within_class_variance", "between_class_variance", "variance_ratio", "nc1", "cdnv",
+             "nc2_equinorm", "nc2_equiangular", "nc2_max_angle")
+    return {name: evaluation.geometry[name] for name in names}
+
+
+@computes
+def accuracy_and_calibration(evaluation: Evaluation) -> dict[str, torch.Tensor]:
+    """Top-1, top-5, NLL and ECE on the test split."""
+    predictions = evaluation.predictions
+    return {"test_top1": predictions["top1"], "test_top5": predictions["top5"],
+            "test_nll": predictions["nll"], "test_ece": predictions["ece"]}
+
+
+@computes
+def nc4(evaluation: Evaluation) -> dict[str, torch.Tensor]:
+    """NC4: agreement of the nearest class mean with the prediction."""
+    agreement = nearest_mean_agreement(
+        evaluation.features, evaluation.geometry["class_means"], evaluation.predictions["predictions"]
+    )
+    return {"nc4_agreement": agreement}
+
+
+def epoch_metrics(evaluation: Evaluation) -> dict[str, float]:
+    """Every registered metric by name, copied to the host in one transfer."""
+    values: dict[str, torch.Tensor] = {}
+    for function in METRIC_FUNCTIONS:
+        values.update(function(evaluation))
+    names = list(values)
+    host = torch.stack([values[name].double().reshape(()) for name in names]).cpu().tolist()
+    return dict(zip(names, host))

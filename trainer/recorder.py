@@ -10,8 +10,10 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from centerlens import __version__
-from store import ClassEpoch, EmbeddingSnapshot, Epoch, ProbeSample, Projection, Run, RunStatus
+from store import ClassEpoch, EmbeddingSnapshot, Epoch, ProbeSample, Projection, Run, RunStatus, catalog
 from store.models import utcnow
+from store.queue import new_claim
+from trainer.stopping import ClaimLost
 
 
 @dataclass
@@ -19,7 +21,8 @@ class EpochRecord:
     """Everything one epoch produces, already on the host as plain numbers and arrays."""
 
     epoch: int
-    scalars: dict[str, float]
+    scalars: dict[str, float | None]
+    loss_parts: dict[str, float]
     per_class: dict[str, np.ndarray]
     probe_features: np.ndarray
     probe_predictions: np.ndarray
@@ -29,12 +32,28 @@ class EpochRecord:
     method_centers: np.ndarray | None
 
 
-class Recorder:
-    """The trainer's only door into the store."""
+def metric_columns(scalars: dict[str, float | None]) -> dict[str, float | None]:
+    """The epoch's metrics by declared name; an undeclared name or a missing required one is an error."""
+    unknown = sorted(set(scalars) - set(catalog.METRICS.names()))
+    if unknown:
+        raise ValueError(f"metric {unknown[0]!r} is not declared in store.catalog.metrics")
+    missing = [spec.name for spec in catalog.METRICS if spec.required and scalars.get(spec.name) is None]
+    if missing:
+        raise ValueError(f"metric {missing[0]!r} was not computed for this epoch")
+    return {spec.name: scalars.get(spec.name) for spec in catalog.METRICS}
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+
+class Recorder:
+    """The trainer's only door into the store.
+
+    Every write carries the recorder's claim token and is refused with :class:`ClaimLost` once
+    another worker has claimed the run (a takeover), so a trainer that lost its run cannot touch it.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], claim: str | None = None) -> None:
         self.sessions = sessions
         self.run_id: int | None = None
+        self.claim = claim
 
     def start_run(
         self,
@@ -59,7 +78,14 @@ class Recorder:
             **info,
         }
         with self.sessions.begin() as session:
-            run = session.get(Run, run_id) if run_id is not None else Run(started_at=utcnow())
+            if run_id is None:
+                run = Run(started_at=utcnow())
+            else:
+                run = session.get(Run, run_id, with_for_update=True)
+                if self.claim is not None and run.claim_token != self.claim:
+                    raise self._taken_over(session, run_id)
+            self.claim = self.claim or new_claim()
+            run.claim_token = self.claim
             for name, value in columns.items():
                 setattr(run, name, value)
             run.started_at = run.started_at or utcnow()
@@ -84,7 +110,11 @@ class Recorder:
         Returns True when someone asked for the run to be cancelled.
         """
         with self.sessions.begin() as session:
-            session.add(Epoch(run_id=self.run_id, epoch=record.epoch, **record.scalars))
+            cancel_requested = self._hold_claim(session)
+            columns = metric_columns(record.scalars)
+            session.add(
+                Epoch(run_id=self.run_id, epoch=record.epoch, loss_parts=record.loss_parts, **columns)
+            )
             per_class = record.per_class
             session.add_all(
                 ClassEpoch(
@@ -113,15 +143,14 @@ class Recorder:
                     else record.method_centers.astype(np.float32),
                 )
             )
-            run = session.get(Run, self.run_id)
-            run.heartbeat_at = utcnow()
-            return run.cancel_requested
+            return cancel_requested
 
     def finish(self, status: RunStatus, error: str | None = None) -> None:
         """Mark the run completed, failed or cancelled (in its own transaction)."""
         if self.run_id is None:
             return
         with self.sessions.begin() as session:
+            self._hold_claim(session)
             run = session.get(Run, self.run_id)
             run.status, run.error, run.finished_at = status.value, error, utcnow()
 
@@ -133,10 +162,32 @@ class Recorder:
     def truncate_after(self, epoch: int) -> None:
         """Delete the run's records of epochs after ``epoch`` (before retraining them), atomically."""
         with self.sessions.begin() as session:
+            self._hold_claim(session)
             for table in (Projection, EmbeddingSnapshot, ClassEpoch, Epoch):
                 session.execute(delete(table).where(table.run_id == self.run_id, table.epoch > epoch))
 
     def heartbeat(self) -> None:
-        """Tell other workers this run's trainer is alive."""
+        """Tell other workers this run's trainer is alive (ClaimLost once it was taken over)."""
         with self.sessions.begin() as session:
-            session.execute(update(Run).where(Run.id == self.run_id).values(heartbeat_at=utcnow()))
+            self._hold_claim(session)
+
+    def _hold_claim(self, session: Session) -> bool:
+        """Refresh the heartbeat if this recorder still holds the run's claim, which also locks the
+        run for the rest of the transaction; returns the run's cancel request, else raises ClaimLost."""
+        held = session.execute(
+            update(Run)
+            .where(Run.id == self.run_id, Run.claim_token == self.claim)
+            .values(heartbeat_at=utcnow())
+            .returning(Run.cancel_requested)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if held is None:
+            raise self._taken_over(session, self.run_id)
+        return bool(held.cancel_requested)
+
+    @staticmethod
+    def _taken_over(session: Session, run_id: int | None) -> ClaimLost:
+        holder = session.scalar(select(Run.worker).where(Run.id == run_id))
+        return ClaimLost(
+            f"run {run_id} was taken over by {holder or 'another worker'}: this trainer stops and leaves it"
+        )

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from backend import queries
 from backend.animation import animation_html
-from backend.deps import NOT_FOUND, MethodQuery, RunDep, SessionDep
+from backend.deps import NOT_FOUND, ProjectionQuery, RunDep, SessionDep
 from backend.frames import layouts, stored_frames
 
 router = APIRouter(prefix="/runs", tags=["export"], responses=NOT_FOUND)
@@ -24,26 +24,31 @@ def _attachment(run_name: str, run_id: int, suffix: str) -> dict[str, str]:
 
 @router.get("/{run_id}/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def export_csv(run: RunDep, session: SessionDep) -> Response:
-    """Per-epoch metrics, one row per epoch, one column per metric (empty where absent)."""
+    """Per-epoch metrics, one row per epoch, one column per declared metric and one per loss part
+    (``loss_part_NAME``), empty where absent."""
     series = queries.epoch_series(session, run.id).model_dump()
+    parts = series.pop("loss_parts")
+    part_names = list(dict.fromkeys(name for row in parts for name in (row or {})))
+    part_columns = [[(row or {}).get(name) for row in parts] for name in part_names]
+    columns = [series[name] for name in series] + part_columns
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(queries.EPOCH_METRICS)
-    writer.writerows(zip(*(series[name] for name in queries.EPOCH_METRICS)))
+    writer.writerow([*series, *(f"loss_part_{name}" for name in part_names)])
+    writer.writerows(zip(*columns))
     return Response(buffer.getvalue(), media_type="text/csv", headers=_attachment(run.name, run.id, "csv"))
 
 
 @router.get("/{run_id}/export.html", response_class=HTMLResponse)
-def export_html(run: RunDep, session: SessionDep, method: MethodQuery = "pca") -> HTMLResponse:
+def export_html(run: RunDep, session: SessionDep, projection: ProjectionQuery) -> HTMLResponse:
     """An offline HTML page (Plotly.js inlined) that animates the run's frames epoch by epoch."""
-    stored = stored_frames(session, run.id, method)
+    stored = stored_frames(session, run.id, projection)
     shown = [(frame.epoch, layout) for frame, layout in zip(stored, layouts(stored)) if layout is not None]
     if not shown:
-        raise HTTPException(status_code=404, detail=f"run {run.id} has no {method} frames yet")
+        raise HTTPException(status_code=404, detail=f"run {run.id} has no {projection} frames yet")
     labels, _ = queries.probe_arrays(session, run.id)
     names = run.class_names or [str(index) for index in range(run.num_classes or 0)]
     page = animation_html(
-        title=f"{run.name}: {method} frames", epochs=[epoch for epoch, _ in shown],
+        title=f"{run.name}: {projection} frames", epochs=[epoch for epoch, _ in shown],
         layouts=[layout for _, layout in shown], labels=labels, class_names=names,
     )
     return HTMLResponse(page, headers=_attachment(run.name, run.id, "html"))

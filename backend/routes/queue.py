@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from backend import queries
 from backend.auth import WRITE_ERRORS, require_write
 from backend.deps import NOT_FOUND, RunDep, SessionDep, SessionsDep, SettingsDep
-from backend.queueing import describe_suite, run_config, settings_schema, suite_files
+from backend.queueing import catalog_json, describe_suite, run_config, settings_schema, suite_files
 from backend.schemas import Cancellation, ErrorMessage, QueuedSuite, RequestProblem, RunSummary, SuiteInfo
 from store.queue import QueueError, queue_runs, request_cancel
 from store.runconfig import ConfigError
@@ -26,16 +26,38 @@ REJECTED = {422: {"model": RequestProblem, "description": "bad settings, or a ma
 FINISHED = {409: {"model": ErrorMessage, "description": "the run has already finished"}}
 DUPLICATE = {409: {"model": ErrorMessage, "description": "these exact runs were queued before (see force)"}}
 NO_SUITE = {404: {"model": ErrorMessage, "description": "no experiment file of that name in configs/"}}
-SETTINGS_BODY = {"requestBody": {"content": {"application/json": {"schema": settings_schema()}}}}
-
-RunSettings = Annotated[dict[str, Any], Body(description="the run's settings (GET /api/run-settings)")]
+SETTINGS_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": settings_schema()}}}
+}
 Force = Annotated[bool, Query(description="queue the suite even if these exact runs were queued before")]
 
 
 @router.get("/run-settings")
 def run_settings() -> dict[str, Any]:
-    """JSON schema of a run's settings: what POST /api/runs takes, with defaults and allowed names."""
+    """JSON schema of a run's settings: what POST /api/runs takes, with types, bounds, defaults, allowed
+    names, and (``x-methods``) the methods each setting belongs to; generated from the catalog."""
     return settings_schema()
+
+
+@router.get("/catalog")
+def get_catalog() -> dict[str, Any]:
+    """Methods, models, datasets and epoch metrics, each with its label and description."""
+    return catalog_json()
+
+
+async def settings_body(request: Request) -> dict[str, Any]:
+    """The JSON object of a run's settings (validated by the catalog's run config, as the CLI does)."""
+    problem = "the body must be a JSON object of run settings"
+    try:
+        values = await request.json()
+    except ValueError as error:
+        raise HTTPException(status_code=422, detail=problem) from error
+    if not isinstance(values, dict):
+        raise HTTPException(status_code=422, detail=problem)
+    return values
+
+
+RunSettings = Annotated[dict[str, Any], Depends(settings_body)]
 
 
 @router.post(
@@ -50,7 +72,7 @@ def queue_run(
 ) -> RunSummary:
     """Queue one run; settings left out take their defaults (the dataset folder: the server's data_dir)."""
     try:
-        config = run_config(values, str(settings.data_dir))
+        config = run_config(values, settings.data_dir, settings.queue_folders())
     except ConfigError as error:
         raise HTTPException(status_code=422, detail=str(error)) from error
     with sessions.begin() as session:

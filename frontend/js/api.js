@@ -59,9 +59,11 @@ async function fetchJson(path, init = {}) {
   return response.json();
 }
 
-/** POST a JSON body (or none), with the write token when one was given. */
+/** POST a JSON body (or none), with the write token when one was given. The request header marks the
+ * write as the dashboard's own: the server refuses writes without it, and another site's page cannot send it. */
 function postJson(path, body) {
-  const headers = writeToken.get() ? { Authorization: `Bearer ${writeToken.get()}` } : {};
+  const headers = { 'X-Centerlens-Request': '1' };
+  if (writeToken.get()) headers.Authorization = `Bearer ${writeToken.get()}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   return fetchJson(path, { method: 'POST', headers, body: body === undefined ? undefined : JSON.stringify(body) });
 }
@@ -80,9 +82,12 @@ function decodeFrames(response) {
   return { ...response, frames: response.frames.map(decodeFrame) };
 }
 
+let catalogAnswer; // methods, models, datasets and metrics: fetched once per page
+
 export const api = {
   health: () => fetchJson('/api/health'),
   runSettings: () => fetchJson('/api/run-settings'),
+  catalog: () => { catalogAnswer ??= fetchJson('/api/catalog'); return catalogAnswer; },
   suites: () => fetchJson('/api/suites'),
   queueRun: (settings) => postJson('/api/runs', settings),
   queueSuite: (name, force) => postJson(`/api/suites/${encodeURIComponent(name)}${force ? '?force=true' : ''}`),
@@ -99,20 +104,21 @@ export const api = {
     const body = await fetchJson(`/api/runs/${id}/probe`);
     return { ...body, labels: decodeArray(body.labels), dataset_index: decodeArray(body.dataset_index) };
   },
-  async frames(id, method) {
-    return decodeFrames(await fetchJson(`/api/runs/${id}/frames?method=${encodeURIComponent(method)}`));
+  projections: () => fetchJson('/api/projections'),
+  async frames(id, projection) {
+    return decodeFrames(await fetchJson(`/api/runs/${id}/frames?projection=${encodeURIComponent(projection)}`));
   },
-  async compare(ids, method) {
-    const body = await fetchJson(`/api/compare?runs=${ids.join(',')}&method=${encodeURIComponent(method)}`);
+  async compare(ids, projection) {
+    const body = await fetchJson(`/api/compare?runs=${ids.join(',')}&projection=${encodeURIComponent(projection)}`);
     const frames = {};
     for (const [id, response] of Object.entries(body.frames)) frames[id] = decodeFrames(response);
     return { ...body, frames };
   },
 };
 
-export const exportUrls = (id, method) => ({
+export const exportUrls = (id, projection) => ({
   csv: `/api/runs/${id}/export.csv`,
-  html: `/api/runs/${id}/export.html?method=${encodeURIComponent(method)}`,
+  html: `/api/runs/${id}/export.html?projection=${encodeURIComponent(projection)}`,
 });
 
 /** The thumbnail URL of one probe sample, from the probe response's template. */

@@ -3,7 +3,7 @@
 
 import { api } from './api.js';
 import { renderClassTable } from './class-table.js';
-import { AXES_OPTIONS, COLOR_OPTIONS, METHOD_OPTIONS, playbackControls, segmented } from './controls.js';
+import { AXES_OPTIONS, COLOR_OPTIONS, playbackControls, projectionPicker, segmented } from './controls.js';
 import { CurveGrid } from './curves.js';
 import { el, showBanner, showMessage } from './dom.js';
 import { debounce, subscribe } from './events.js';
@@ -11,7 +11,7 @@ import { runColor, runLabel } from './format.js';
 import { ClassLegend } from './legend.js';
 import { Player } from './player.js';
 import { EmbeddingScatter } from './scatter.js';
-import { compareIdsFromQuery, readView, writeView } from './state.js';
+import { compareIdsFromQuery, readView, settleProjection, writeView } from './state.js';
 import { Timeline } from './timeline.js';
 import { showTrust } from './trust.js';
 
@@ -21,6 +21,8 @@ const $ = (id) => document.getElementById(id);
 // one entry per run, in URL order: {id, run, probe, classes, epochs, timeline, scatter, badge}
 let panels = [];
 let player; let curves; let shownEpoch;
+// the server's projections (`GET /api/projections`) and the one shown
+let projections; let projection;
 
 const back = () => el('a', { href: '/' }, 'Back to the runs to pick 2 to 4 runs');
 
@@ -38,7 +40,7 @@ async function apply(comparison) {
   }
   const timelines = panels.map((panel) => panel.timeline);
   for (const panel of panels) {
-    panel.scatter.setMethod(view.method);
+    panel.scatter.setProjection(projection);
     panel.scatter.setTimeline(panel.timeline, timelines);
     panel.title.replaceChildren(el('a', { href: `/run/${panel.id}`, style: `color:${panel.color}` }, runLabel(panel.run)),
       el('span', { class: 'muted' }, `${panel.run.method} · ${panel.run.status}`));
@@ -79,7 +81,7 @@ function buildPanels(comparison, probes, classes) {
     const badge = el('span', { class: 'trust' });
     const wrap = el('div', { class: 'scatter-wrap', 'data-testid': 'compare-scatter' });
     $('scatters').append(el('section', { class: 'card', 'data-run': id }, el('div', { class: 'view-options' }, title, badge), wrap));
-    const scatter = new EmbeddingScatter(wrap, probes[i], classNames, view.method);
+    const scatter = new EmbeddingScatter(wrap, probes[i], classNames, projection);
     scatter.setColorMode(view.color);
     scatter.setFollow(view.axes === 'epoch');
     return { id, run: comparison.runs.find((run) => run.id === id), probe: probes[i], classes: classes[i],
@@ -103,9 +105,9 @@ function buildToolbar(classNames) {
     legend.setMode(mode);
     player.redraw();
   });
-  const method = segmented('projection', METHOD_OPTIONS, view.method, (value) => {
-    view.method = value;
-    writeView({ method: value === 'pca' ? null : value });
+  const picker = projectionPicker(projections, projection.name, (name) => {
+    view.projection = name;
+    projection = settleProjection(view, projections);
     refresh();
   });
   const axes = segmented('axes', AXES_OPTIONS, view.axes, (value) => {
@@ -113,14 +115,14 @@ function buildToolbar(classNames) {
     panels.forEach((panel) => panel.scatter.setFollow(value === 'epoch'));
     player.redraw();
   });
-  $('toolbar').append(el('div', { class: 'view-options' }, color.node, method.node, axes.node));
+  $('toolbar').append(el('div', { class: 'view-options' }, color.node, picker.node, axes.node));
   legend.setMode(view.color);
   return controls;
 }
 
 const refresh = debounce(async () => {
   try {
-    const [comparison, classes] = await Promise.all([api.compare(ids, view.method),
+    const [comparison, classes] = await Promise.all([api.compare(ids, projection.name),
       Promise.all(ids.map((id) => api.classes(id)))]);
     panels.forEach((panel, i) => { panel.classes = classes[i]; });
     await apply(comparison);
@@ -137,14 +139,16 @@ async function init() {
   }
   let comparison; let probes; let classes;
   try {
-    [comparison, probes, classes] = await Promise.all([api.compare(ids, view.method),
+    projections = await api.projections();
+    projection = settleProjection(view, projections);
+    [comparison, probes, classes] = await Promise.all([api.compare(ids, projection.name),
       Promise.all(ids.map((id) => api.probe(id))), Promise.all(ids.map((id) => api.classes(id)))]);
   } catch (error) {
     showMessage($('page'), 'error', `Cannot compare runs ${ids.join(', ')}.`, error.message, back());
     return;
   }
   const classNames = buildPanels(comparison, probes, classes);
-  curves = new CurveGrid($('curves'));
+  curves = new CurveGrid($('curves'), (await api.catalog()).metrics);
   player = new Player(buildToolbar(classNames), (position) => Promise.all(panels.map((p) => p.scatter.draw(position))),
     describe);
   player.onChange(onPosition);
@@ -154,7 +158,7 @@ async function init() {
   const mine = (data) => ids.includes(data.run_id);
   subscribe({
     epoch: (data) => mine(data) && refresh(),
-    frame: (data) => mine(data) && data.method === view.method && refresh(),
+    frame: (data) => mine(data) && data.projection === projection.name && refresh(),
     run: (data) => mine(data) && refresh(),
   }, $('live'));
 }

@@ -3,17 +3,30 @@
 import { Cursor } from './cursor.js';
 import { el } from './dom.js';
 
-/** The charts: each draws one or more columns of the epochs response. */
-export const CURVES = [
-  { title: 'Test accuracy', note: 'dotted: train', tickformat: '.0%',
-    series: [{ key: 'test_top1', name: 'test' }, { key: 'train_accuracy', name: 'train', dash: 'dot' }] },
-  { title: 'Within-class variance tr(S<sub>w</sub>)', series: [{ key: 'within_class_variance', name: 'tr(Sw)' }] },
-  { title: 'Variance ratio tr(S<sub>w</sub>)/tr(S<sub>b</sub>)', series: [{ key: 'variance_ratio', name: 'ratio' }] },
-  { title: 'NC1', series: [{ key: 'nc1', name: 'NC1' }] },
-  { title: 'ECE (calibration error)', series: [{ key: 'test_ece', name: 'ECE' }] },
-  { title: 'Training loss', note: 'solid: CE, dashed: distill',
-    series: [{ key: 'train_ce', name: 'CE' }, { key: 'train_distill', name: 'distillation', dash: 'dash' }] },
-];
+/**
+ * The default charts, from the catalog's metrics (GET /api/catalog): metrics declaring the same `chart`
+ * share one chart, the first solid and the others dashed. `extra` adds one chart per picked metric.
+ */
+export function chartsFor(metrics, extra = []) {
+  const charts = new Map();
+  for (const metric of metrics) {
+    if (!metric.chart) continue;
+    if (!charts.has(metric.chart)) charts.set(metric.chart, { title: metric.chart, series: [] });
+    charts.get(metric.chart).series.push(metric);
+  }
+  for (const name of extra) {
+    const metric = metrics.find((item) => item.name === name);
+    if (metric) charts.set(`extra:${name}`, { title: metric.label, series: [metric], extra: true });
+  }
+  return [...charts.values()].map((chart) => ({
+    ...chart,
+    unit: chart.series[0].unit,
+    tickformat: chart.series[0].percent ? '.0%' : undefined,
+    note: chart.series.length > 1 ? chart.series.map((metric, index) => `${index ? 'dashed' : 'solid'}: ${metric.label}`)
+      .join(', ') : chart.series[0].explanation,
+    series: chart.series.map((metric, index) => ({ key: metric.name, name: metric.label, dash: index ? 'dash' : undefined })),
+  }));
+}
 
 const CHART_CONFIG = { displayModeBar: false, responsive: true };
 
@@ -22,24 +35,58 @@ function chartLayout(curve, epochRange) {
     margin: { l: 44, r: 8, t: 6, b: 26 }, showlegend: false, hovermode: 'x',
     xaxis: { range: epochRange, dtick: epochRange[1] - epochRange[0] > 12 ? undefined : 1, zeroline: false,
       tickfont: { size: 10 }, fixedrange: true },
-    yaxis: { tickformat: curve.tickformat, zeroline: false, tickfont: { size: 10 }, fixedrange: true, automargin: true },
+    yaxis: { tickformat: curve.tickformat, zeroline: false, tickfont: { size: 10 }, fixedrange: true, automargin: true,
+      title: { text: curve.unit, font: { size: 10 } } },
     plot_bgcolor: '#fff', paper_bgcolor: '#fff',
   };
 }
 
+function metricPicker(metrics, onPick) {
+  const picker = el('select', { class: 'curve-picker', 'data-testid': 'curve-picker', 'aria-label': 'add a metric chart' },
+    el('option', { value: '' }, 'add a chart…'));
+  for (const group of [...new Set(metrics.map((metric) => metric.group))]) {
+    picker.append(el('optgroup', { label: group }, ...metrics.filter((metric) => metric.group === group)
+      .map((metric) => el('option', { value: metric.name, title: metric.explanation }, metric.label))));
+  }
+  picker.addEventListener('change', () => {
+    if (picker.value) onPick(picker.value);
+    picker.value = '';
+  });
+  return picker;
+}
+
 export class CurveGrid {
-  constructor(container) {
-    this.panels = CURVES.map((curve) => {
+  /** `metrics` is the catalog's metric list; charts are built from it. */
+  constructor(container, metrics) {
+    this.container = container;
+    this.metrics = metrics;
+    this.extra = [];
+    this.runs = null;
+    this.panels = [];
+    this.picker = metricPicker(metrics, (name) => this.add(name));
+    this.build();
+    window.addEventListener('resize', () => this.panels.forEach((p) => p.cursor.measure()));
+  }
+
+  build() {
+    this.panels = chartsFor(this.metrics, this.extra).map((curve) => {
       const chart = el('div', { class: 'curve-chart' });
       const note = curve.note ? el('span', { class: 'curve-note' }, curve.note) : null;
-      const title = el('h3', {});
-      title.innerHTML = curve.title;
+      const title = el('h3', {}, curve.title);
       const panel = el('div', { class: 'curve-panel', 'data-testid': 'curve' }, el('div', { class: 'curve-head' }, title, note),
         el('div', { class: 'curve-body' }, chart));
-      container.append(panel);
-      return { curve, chart, cursor: new Cursor(chart), message: null };
+      return { curve, chart, panel, cursor: new Cursor(chart), message: null };
     });
-    window.addEventListener('resize', () => this.panels.forEach((p) => p.cursor.measure()));
+    this.container.replaceChildren(...this.panels.map((panel) => panel.panel),
+      el('div', { class: 'curve-panel curve-add' }, this.picker));
+  }
+
+  /** Add a chart of one more metric (from the picker). */
+  add(name) {
+    if (this.extra.includes(name)) return;
+    this.extra.push(name);
+    this.build();
+    if (this.runs) this.update(this.runs);
   }
 
   /**
@@ -47,6 +94,7 @@ export class CurveGrid {
    * and `planned` the run's planned epoch count (the x axis spans it, so a training run fills in rightwards).
    */
   async update(runs) {
+    this.runs = runs;
     const all = runs.flatMap((run) => [...run.epochs.epoch, run.planned ?? 1]);
     const recorded = runs.some((run) => run.epochs.epoch.length > 0);
     const epochRange = [Math.min(1, ...all) - 0.3, Math.max(...all) + 0.3];

@@ -3,16 +3,11 @@
 import { api, writeToken } from './api.js';
 import { el } from './dom.js';
 
-const METHOD_NAMES = {
-  ce: 'cross-entropy', ls: 'label smoothing', cs_kd: 'CS-KD (class-wise self-KD)',
-  ps_kd: 'PS-KD (progressive self-KD)', bake: 'BAKE (batch knowledge ensembling)', csd: 'CSD (center self-distillation)',
-};
-// the method hyper-parameters the form offers, and the methods that use each
-const HYPER_PARAMETERS = [
-  { name: 'temperature', label: 'temperature T', methods: ['cs_kd', 'bake', 'csd'], min: 0 },
-  { name: 'distill_weight', label: 'distill weight λ', methods: ['cs_kd', 'bake', 'csd'], min: 0 },
-  { name: 'beta', label: 'center weight β', methods: ['csd'], min: 0, max: 1 },
-];
+/** The settings a method has beyond the general ones: the schema's properties marked with their methods. */
+function methodSettings(schema) {
+  return Object.entries(schema.properties).filter(([, property]) => (property['x-methods'] || []).length)
+    .map(([name, property]) => ({ name, property, methods: property['x-methods'] }));
+}
 
 function field(label, input, extra = {}) {
   return el('label', { class: 'field', ...extra }, el('span', {}, label), input);
@@ -22,10 +17,22 @@ function select(name, options, value) {
   return el('select', { name }, ...options.map(([key, text]) => el('option', { value: key, selected: key === value }, text)));
 }
 
-function numberInput(name, property, limits = {}) {
+function numberInput(name, property) {
   const step = property.type === 'integer' ? 1 : 'any';
-  return el('input', { type: 'number', name, value: property.default, step, min: limits.min, max: limits.max,
-    required: true, title: property.description });
+  const min = property.minimum ?? property.exclusiveMinimum;
+  const max = property.maximum ?? property.exclusiveMaximum;
+  return el('input', { type: 'number', name, value: property.default, step, min, max, required: true,
+    title: property.description });
+}
+
+/** The input of one setting: a picker for named choices, a number field otherwise. */
+function settingInput(name, property) {
+  if (property.enum) return select(name, property.enum.map((key) => [key, key]), property.default);
+  return numberInput(name, property);
+}
+
+function settingValue(property, value) {
+  return property.enum ? value : Number(value);
 }
 
 /** A status line under a form: `say(text, kind)` with kind `ok`, `error` or `busy`. */
@@ -52,23 +59,26 @@ async function submitting(form, say, busyText, task) {
   }
 }
 
-function runForm(schema, onQueued) {
+function runForm(schema, catalog, onQueued) {
   const props = schema.properties;
-  const method = select('method', props.method.enum.map((key) => [key, `${key} — ${METHOD_NAMES[key] || key}`]),
+  const labels = Object.fromEntries(catalog.methods.map((spec) => [spec.name, spec.label]));
+  const method = select('method', props.method.enum.map((key) => [key, `${key} — ${labels[key] || key}`]),
     'csd');
+  method.title = props.method.description;
   const dataset = select('dataset', props.dataset.enum.map((key) => [key, key]), props.dataset.default);
-  const seed = numberInput('seed', props.seed, { min: 0 });
+  const seed = numberInput('seed', props.seed);
   const name = el('input', { name: 'name', maxlength: props.name.maxLength, title: props.name.description });
-  const hyper = HYPER_PARAMETERS.map((spec) => ({ spec,
-    label: field(spec.label, numberInput(spec.name, props[spec.name], spec)) }));
+  const hyper = methodSettings(schema).map((spec) => ({ spec,
+    label: field(spec.property['x-label'], settingInput(spec.name, spec.property)) }));
+  const description = el('p', { class: 'muted method-description', 'data-testid': 'method-description' });
   const paramsTitle = el('span', { class: 'params-title' });
   const none = el('span', { class: 'muted no-params' }, 'no settings here beyond the defaults');
   const { line, say } = statusLine();
   const form = el('form', { class: 'run-form', 'data-testid': 'new-run-form' },
     el('h3', {}, 'One run'),
     el('div', { class: 'form-grid' }, field('method', method), field('dataset', dataset),
-      field('epochs', numberInput('epochs', props.epochs, { min: 1 })), field('seed', seed),
-      field('name', name, { class: 'field field-wide' })),
+      field('epochs', numberInput('epochs', props.epochs)), field('seed', seed),
+      field('name', name, { class: 'field field-wide' })), description,
     el('div', { class: 'form-grid method-params' }, paramsTitle, ...hyper.map((item) => item.label), none),
     el('div', { class: 'form-actions' }, el('button', { type: 'submit', class: 'primary' }, 'Queue run'), line));
   const update = () => {
@@ -76,6 +86,7 @@ function runForm(schema, onQueued) {
     for (const item of hyper) item.label.hidden = !item.spec.methods.includes(method.value);
     none.hidden = hyper.some((item) => !item.label.hidden);
     paramsTitle.textContent = `${method.value} settings`;
+    description.textContent = catalog.methods.find((spec) => spec.name === method.value)?.description || '';
   };
   form.addEventListener('input', update);
   form.addEventListener('submit', (event) => {
@@ -84,7 +95,9 @@ function runForm(schema, onQueued) {
     const settings = { method: method.value, dataset: dataset.value,
       epochs: Number(values.get('epochs')), seed: Number(values.get('seed')) };
     if (name.value.trim()) settings.name = name.value.trim();
-    for (const item of hyper) if (!item.label.hidden) settings[item.spec.name] = Number(values.get(item.spec.name));
+    for (const item of hyper) {
+      if (!item.label.hidden) settings[item.spec.name] = settingValue(item.spec.property, values.get(item.spec.name));
+    }
     submitting(form, say, 'Queueing…', async () => {
       const run = await api.queueRun(settings);
       onQueued([run]);
@@ -166,9 +179,9 @@ export async function initNewRun(container, writes, onQueued) {
     return;
   }
   try {
-    const [schema, suites] = await Promise.all([api.runSettings(), api.suites()]);
+    const [schema, catalog, suites] = await Promise.all([api.runSettings(), api.catalog(), api.suites()]);
     container.replaceChildren(...[writes === 'token' ? tokenField() : null,
-      el('div', { class: 'new-run-forms' }, runForm(schema, onQueued), suiteForm(suites, onQueued)),
+      el('div', { class: 'new-run-forms' }, runForm(schema, catalog, onQueued), suiteForm(suites, onQueued)),
       el('p', { class: 'hint' }, 'Queued runs are trained by a worker on this database: keep ',
         el('code', {}, 'centerlens worker --db DATABASE'), ' running (one per GPU or machine).')].filter(Boolean));
   } catch (error) {

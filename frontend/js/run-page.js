@@ -2,7 +2,7 @@
 
 import { api } from './api.js';
 import { cancelButton } from './cancel.js';
-import { AXES_OPTIONS, COLOR_OPTIONS, METHOD_OPTIONS, playbackControls, segmented } from './controls.js';
+import { AXES_OPTIONS, COLOR_OPTIONS, playbackControls, projectionPicker, segmented } from './controls.js';
 import { CurveGrid } from './curves.js';
 import { el, showBanner, showMessage } from './dom.js';
 import { debounce, subscribe } from './events.js';
@@ -11,7 +11,7 @@ import { CenterDistanceMatrix, ClassVarianceHeatmap } from './heatmaps.js';
 import { ClassLegend } from './legend.js';
 import { Player } from './player.js';
 import { EmbeddingScatter } from './scatter.js';
-import { readView, runIdFromPath, writeView } from './state.js';
+import { readView, runIdFromPath, settleProjection, writeView } from './state.js';
 import { runSummary } from './summary.js';
 import { Timeline } from './timeline.js';
 import { showTrust } from './trust.js';
@@ -25,10 +25,12 @@ const state = { run: null, epochs: null, timeline: new Timeline({ frames: [] }) 
 let scatter = null; let legend = null; let distances = null;
 let player; let curves; let variance; let trustBadge;
 let writes = 'disabled';
+// the server's projections (`GET /api/projections`) and the one shown
+let projections; let projection;
 
 function renderSummary() {
   const cancel = writes === 'disabled' ? null : cancelButton(state.run, () => guarded('refresh the run', loadMetrics));
-  $('summary').replaceChildren(...runSummary(state.run, view.method, cancel));
+  $('summary').replaceChildren(...runSummary(state.run, projection, cancel));
   $('crumb').textContent = runLabel(state.run);
   document.title = `centerlens · ${runLabel(state.run)}`;
 }
@@ -59,7 +61,7 @@ function setupProbe(probe) {
       'The probe set and its embedding appear here as soon as the trainer records them.');
     return;
   }
-  scatter = new EmbeddingScatter($('scatter'), probe, classNames, view.method);
+  scatter = new EmbeddingScatter($('scatter'), probe, classNames, projection);
   scatter.setColorMode(view.color);
   scatter.setFollow(view.axes === 'epoch');
   const counts = classNames.map((_, k) => probe.labels.filter((label) => label === k).length);
@@ -77,9 +79,9 @@ async function loadFrames({ followEnd = false } = {}) {
     setupProbe(probe);
     if (!scatter) return;
   }
-  const frames = await api.frames(runId, view.method);
+  const frames = await api.frames(runId, projection.name);
   state.timeline = new Timeline(frames, { recorded: state.epochs?.epoch ?? [] });
-  scatter.setMethod(view.method);
+  scatter.setProjection(projection);
   scatter.setTimeline(state.timeline);
   player.setLength(state.timeline.length, { followEnd });
   await player.redraw();
@@ -114,9 +116,9 @@ function buildToolbar() {
     legend?.setMode(mode);
     player.redraw();
   });
-  const method = segmented('projection', METHOD_OPTIONS, view.method, (value) => {
-    view.method = value;
-    writeView({ method: value === 'pca' ? null : value });
+  const picker = projectionPicker(projections, projection.name, (name) => {
+    view.projection = name;
+    projection = settleProjection(view, projections);
     renderSummary();
     guarded('load the frames', () => loadFrames());
   });
@@ -128,7 +130,7 @@ function buildToolbar() {
   });
   trustBadge = el('span', { class: 'trust', 'data-testid': 'trust' });
   controls.label.after(trustBadge);
-  toolbar.append(el('div', { class: 'view-options' }, color.node, method.node, axes.node));
+  toolbar.append(el('div', { class: 'view-options' }, color.node, picker.node, axes.node));
   return controls;
 }
 
@@ -138,13 +140,14 @@ async function init() {
     return;
   }
   try {
-    [state.run, { writes }] = await Promise.all([api.run(runId), api.health()]);
+    [state.run, { writes }, projections] = await Promise.all([api.run(runId), api.health(), api.projections()]);
   } catch (error) {
     showMessage($('page'), 'error', `Cannot load run ${runId}.`, error.message, back());
     return;
   }
+  projection = settleProjection(view, projections);
   renderSummary();
-  curves = new CurveGrid($('curves'));
+  curves = new CurveGrid($('curves'), (await api.catalog()).metrics);
   variance = new ClassVarianceHeatmap($('class-heatmap'));
   player = new Player(buildToolbar(), (position) => scatter?.draw(position), describe);
   player.onChange(onPosition);
@@ -166,7 +169,7 @@ function listen() {
   };
   subscribe({
     epoch: mine(refreshAll),
-    frame: mine(refreshFrames, (data) => data.method === view.method),
+    frame: mine(refreshFrames, (data) => data.projection === projection.name),
     run: mine(refreshAll),
   }, $('live'));
 }

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from store import Epoch, Run, open_sessions
+from store import Epoch, Run, catalog, open_sessions
 from store.queue import QueueError, claim_next_run, queue_runs, request_cancel
-from store.runconfig import CHOICES, TrainConfig
+from store.runconfig import TrainConfig
 from tests.conftest import ROOT, centerlens
 from trainer.datasets import DATASETS
 from trainer.methods import METHODS
@@ -23,10 +23,10 @@ from trainer.models import MODELS
 ROOT_CONFIGS = ROOT / "configs"
 
 
-def test_shared_choices_match_the_registries() -> None:
-    assert set(CHOICES["dataset"]) == set(DATASETS)
-    assert set(CHOICES["model"]) == set(MODELS) | {"auto"}
-    assert set(CHOICES["method"]) == set(METHODS)
+def test_every_catalog_entry_has_an_implementation_and_back() -> None:
+    assert catalog.DATASETS.names() == tuple(DATASETS)
+    assert catalog.MODELS.names() == tuple(MODELS)
+    assert catalog.METHODS.names() == tuple(METHODS)
 
 
 def test_concurrent_claims_never_hand_out_a_run_twice(db_url: str) -> None:

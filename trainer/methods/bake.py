@@ -28,7 +28,6 @@ from torch import nn
 
 from trainer.config import TrainConfig
 from trainer.methods.base import StepOutput
-from trainer.methods.checks import check_fraction, require
 from trainer.methods.losses import DistillationMethod, tempered_softmax
 
 
@@ -51,12 +50,6 @@ class BatchKnowledgeEnsembling(DistillationMethod):
 
     def __init__(self, config: TrainConfig, num_classes: int, feature_dim: int, num_train: int) -> None:
         super().__init__(config, num_classes, feature_dim, num_train)
-        check_fraction("omega", config.omega, below_one=True)
-        require(config.group_size >= 2, f"group-size must be at least 2 (got {config.group_size})")
-        require(
-            config.batch_size % config.group_size == 0,
-            f"batch-size ({config.batch_size}) must be a multiple of group-size ({config.group_size})",
-        )
         self.omega = config.omega
         self.group_size = config.group_size
 

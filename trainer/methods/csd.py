@@ -32,10 +32,7 @@ from torch import nn
 
 from trainer.config import TrainConfig
 from trainer.methods.base import StepOutput
-from trainer.methods.checks import check_fraction, require
 from trainer.methods.losses import DistillationMethod, tempered_softmax
-
-CENTER_RULES = ("ema", "learned")
 
 
 class CenterSelfDistillation(DistillationMethod):
@@ -45,12 +42,6 @@ class CenterSelfDistillation(DistillationMethod):
 
     def __init__(self, config: TrainConfig, num_classes: int, feature_dim: int, num_train: int) -> None:
         super().__init__(config, num_classes, feature_dim, num_train)
-        require(
-            config.center_rule in CENTER_RULES,
-            f"unknown center-rule {config.center_rule!r} (choose from {', '.join(CENTER_RULES)})",
-        )
-        check_fraction("beta", config.beta)
-        check_fraction("center-momentum", config.center_momentum, below_one=True)
         self.beta = config.beta
         self.learned = config.center_rule == "learned"
         # ema: a center moves (1 - m) of the way to its batch mean; learned: only SGD moves it.

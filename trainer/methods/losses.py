@@ -13,7 +13,6 @@ import torch.nn.functional as F
 
 from trainer.config import TrainConfig
 from trainer.methods.base import Method, StepOutput
-from trainer.methods.checks import check_distillation
 
 
 def tempered_softmax(logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -55,7 +54,6 @@ class DistillationMethod(Method):
 
     def __init__(self, config: TrainConfig, num_classes: int, feature_dim: int, num_train: int) -> None:
         super().__init__(config, num_classes, feature_dim, num_train)
-        check_distillation(config)
         self.temperature = config.temperature
         self.distill_weight = config.distill_weight
 

@@ -15,7 +15,6 @@ from torch import nn
 
 from trainer.config import TrainConfig
 from trainer.methods.base import Method, StepOutput
-from trainer.methods.checks import check_fraction
 from trainer.methods.losses import soft_target_output
 
 
@@ -26,7 +25,6 @@ class LabelSmoothing(Method):
 
     def __init__(self, config: TrainConfig, num_classes: int, feature_dim: int, num_train: int) -> None:
         super().__init__(config, num_classes, feature_dim, num_train)
-        check_fraction("smoothing", config.smoothing, below_one=True)
         self.smoothing = config.smoothing
 
     def targets(self, labels: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,6 @@ from torch import nn
 
 from trainer.config import TrainConfig
 from trainer.methods.base import Method, StepOutput
-from trainer.methods.checks import check_fraction
 from trainer.methods.losses import soft_target_output
 
 
@@ -31,7 +30,6 @@ class ProgressiveSelfKD(Method):
 
     def __init__(self, config: TrainConfig, num_classes: int, feature_dim: int, num_train: int) -> None:
         super().__init__(config, num_classes, feature_dim, num_train)
-        check_fraction("alpha", config.alpha)
         self.alpha = config.alpha
         self.register_buffer("past_predictions", torch.zeros(num_train, num_classes))
 

@@ -1,0 +1,23 @@
+"""The models and datasets the trainer can build (their torch code lives in ``trainer/``)."""
+
+from __future__ import annotations
+
+from store.catalog.base import DatasetSpec, ModelSpec
+
+MODELS = (
+    ModelSpec("small_cnn", "small CNN", "Three conv blocks and a 128-d feature layer; for digits."),
+    ModelSpec("preact_resnet18", "PreAct ResNet-18",
+              "The CIFAR ResNet-18 of the CS-KD paper (512-d features)."),
+    ModelSpec("resnet18", "ResNet-18 (torchvision)", "ImageNet-style ResNet-18 at 224 px (512-d features)."),
+)
+
+DATASETS = (
+    DatasetSpec("digits", "digits (bundled)", "scikit-learn's 8x8 digits, bundled: nothing to download.",
+                default_model="small_cnn", uses_data_dir=False),
+    DatasetSpec("cifar10", "CIFAR-10", "torchvision's CIFAR-10 files in the data folder.",
+                default_model="preact_resnet18"),
+    DatasetSpec("cifar100", "CIFAR-100", "torchvision's CIFAR-100 files in the data folder.",
+                default_model="preact_resnet18"),
+    DatasetSpec("imagefolder", "image folder", "DATA_DIR/train/<class>/* and DATA_DIR/test/<class>/*.",
+                default_model="resnet18"),
+)
