@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import update
 
 from centerlens.argparsing import OneLineParser, fail
-from store import Run, RunStatus, create_db_engine, session_factory, upgrade_database
+from store import Run, RunStatus, open_sessions
 from store.queue import QueueError, queue_runs, suite_key
 from store.runconfig import ConfigError
 from store.suite import load_suite
@@ -46,21 +46,17 @@ def demo_parser() -> OneLineParser:
 def queue_demo(db: str, suite_file: str) -> str:
     """Queue the suite once; on a later start, queue its interrupted runs again (they resume)."""
     name, configs = load_suite(suite_file)
-    engine = create_db_engine(db)
-    try:
-        with session_factory(engine).begin() as session:
-            try:
-                queue_runs(session, configs, suite=name)
-                return f"queued the {name!r} suite ({len(configs)} runs)"
-            except QueueError:
-                session.execute(
-                    update(Run)
-                    .where(Run.suite == suite_key(name, configs), Run.status.in_(UNFINISHED))
-                    .values(status=RunStatus.queued.value, cancel_requested=False, finished_at=None)
-                )
-                return f"continuing the {name!r} suite"
-    finally:
-        engine.dispose()
+    with open_sessions(db).begin() as session:
+        try:
+            queue_runs(session, configs, suite=name)
+            return f"queued the {name!r} suite ({len(configs)} runs)"
+        except QueueError:
+            session.execute(
+                update(Run)
+                .where(Run.suite == suite_key(name, configs), Run.status.in_(UNFINISHED))
+                .values(status=RunStatus.queued.value, cancel_requested=False, finished_at=None)
+            )
+            return f"continuing the {name!r} suite"
 
 
 def start_worker(db: str) -> subprocess.Popen:
@@ -89,9 +85,7 @@ def main(argv: list[str]) -> int:
     args = demo_parser().parse_args(argv)
     db = str(Path(args.db).expanduser().resolve())
     Path(db).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_db_engine(db)
-    upgrade_database(engine)  # the dashboard of a new demo opens on an empty database
-    engine.dispose()
+    open_sessions(db)  # creates the schema: the dashboard of a new demo opens on an empty database
     worker = None
     if args.train:
         try:
