@@ -26,11 +26,12 @@ def test_a_toy_method_is_a_flag_a_setting_and_a_choice(toy: dict) -> None:
     assert "--toy-gain TOY_GAIN" in toy["help"] and "for toy (default: 1.0)" in " ".join(toy["help"].split())
     assert "toy" in toy["run_settings"]["properties"]["method"]["enum"]
     gain = toy["run_settings"]["properties"]["toy_gain"]
-    assert (gain["x-methods"], gain["x-label"], gain["default"], gain["exclusiveMinimum"], gain["maximum"]) == (
-        ["toy"], "gain g", 1.0, 0, 10)
+    shown = (gain["x-methods"], gain["x-label"], gain["default"], gain["exclusiveMinimum"], gain["maximum"])
+    assert shown == (["toy"], "gain g", 1.0, 0, 10)
     assert toy["config"]["toy_gain"] == 0.5
-    assert {"name": "toy", "label": "toy scaled CE", "description": "Cross-entropy times a gain (a plug-in example).",
-            "settings": ["toy_gain"]} in toy["catalog"]["methods"]
+    description = "Cross-entropy times a gain (a plug-in example)."
+    entry = {"name": "toy", "label": "toy scaled CE", "description": description, "settings": ["toy_gain"]}
+    assert entry in toy["catalog"]["methods"]
 
 
 def test_a_toy_metric_is_recorded_served_and_exported(toy: dict) -> None:

@@ -92,8 +92,8 @@ def main(db: str) -> None:
         }
     with sessions() as session:
         row = session.execute(text("SELECT toy_feature_mean, train_loss, loss_parts FROM epochs")).one()
-    print(json.dumps({"help": train_parser().format_help(), "config": config.to_dict(), "stored_frames": stored,
-                      "row": [row[0], row[1], row[2]], **answers}))
+    shown = {"help": train_parser().format_help(), "config": config.to_dict(), "stored_frames": stored}
+    print(json.dumps({**shown, "row": [row[0], row[1], row[2]], **answers}))
 
 
 if __name__ == "__main__":
