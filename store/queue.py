@@ -2,7 +2,8 @@
 
 A claim is one guarded statement on SQLite (writes are serialised, and the ``status = 'queued'``
 guard makes a second claimant update nothing) and ``SELECT ... FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, so two workers never train the same run.
+PostgreSQL, so two workers never train the same run. Each claim stores a fresh token on the run;
+the trainer's writes carry it, so once a run is taken over the old trainer's writes are refused.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import json
 import os
 import socket
+import uuid
 from collections.abc import Sequence
 from datetime import timedelta, timezone
 
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from store.models import FINISHED, Run, RunStatus, utcnow
 from store.runconfig import ConfigError, TrainConfig
 
+
 class QueueError(ValueError):
     """A queue request that cannot be carried out (duplicate suite, unknown or finished run)."""
 
@@ -27,6 +30,11 @@ class QueueError(ValueError):
 def worker_name() -> str:
     """host:pid of this process, recorded on the runs it trains."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def new_claim() -> str:
+    """A fresh claim token: the run's ``claim_token`` while this claimant owns it."""
+    return uuid.uuid4().hex
 
 
 def known_dead(worker: str | None) -> bool:
@@ -87,14 +95,23 @@ def claimable(stale_after: float | None):
 
 
 def claim_next_run(
-    sessions: sessionmaker[Session], worker: str, stale_after: float | None = None
+    sessions: sessionmaker[Session],
+    worker: str,
+    stale_after: float | None = None,
+    claim: str | None = None,
 ) -> int | None:
     """Take the oldest claimable run for ``worker`` (marking it running) and return its id, or None.
 
     With ``stale_after``, a running run whose heartbeat is older than that many seconds (its
-    worker died) is claimable too; the new worker resumes it from its checkpoint.
+    worker died) is claimable too; the new worker resumes it from its checkpoint. ``claim``
+    (default: a new token) becomes the run's claim token, which the trainer's writes must carry.
     """
-    claimed = {"status": RunStatus.running.value, "worker": worker, "heartbeat_at": utcnow()}
+    claimed = {
+        "status": RunStatus.running.value,
+        "worker": worker,
+        "heartbeat_at": utcnow(),
+        "claim_token": claim or new_claim(),
+    }
     condition = claimable(stale_after)
     with sessions.begin() as session:
         if session.get_bind().dialect.name == "postgresql":
@@ -113,10 +130,12 @@ def claim_next_run(
         )
 
 
-def claim_run(sessions: sessionmaker[Session], run_id: int, worker: str, stale_after: float) -> None:
+def claim_run(
+    sessions: sessionmaker[Session], run_id: int, worker: str, stale_after: float, claim: str | None = None
+) -> None:
     """Take one given run to resume it; refused while another trainer is alive on it or it completed."""
     with sessions.begin() as session:
-        run = session.get(Run, run_id)
+        run = session.get(Run, run_id, with_for_update=True)
         if run is None:
             raise QueueError(f"no run with id {run_id}")
         if run.status == RunStatus.completed.value:
@@ -129,7 +148,7 @@ def claim_run(sessions: sessionmaker[Session], run_id: int, worker: str, stale_a
         if run.status == RunStatus.running.value and alive:
             raise QueueError(f"run {run_id} is being trained by {run.worker or 'another trainer'}")
         run.status, run.worker, run.heartbeat_at = RunStatus.running.value, worker, utcnow()
-        run.cancel_requested, run.finished_at = False, None
+        run.cancel_requested, run.finished_at, run.claim_token = False, None, claim or new_claim()
 
 
 def request_cancel(session: Session, run_id: int) -> str:

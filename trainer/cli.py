@@ -3,34 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from centerlens.argparsing import OneLineParser, fail
-from store.engine import is_url
+from store.engine import check_sqlite_target, is_url
 from trainer.config import ConfigError, add_config_arguments, config_from_args
 
 
 def check_database_target(db: str) -> None:
-    """Refuse a SQLite path whose folder is missing or not writable, before anything is trained."""
-    if is_url(db):
-        return
-    path = Path(db).expanduser()
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ConfigError(f"database folder {folder} does not exist")
-    if path.is_dir():
-        raise ConfigError(f"database path {path} is a folder, not a file")
-    if (path.exists() and not os.access(path, os.W_OK)) or not os.access(folder, os.W_OK):
-        raise ConfigError(f"database {path} is not writable")
+    """Refuse a SQLite path that cannot be used (folder, garbage, read-only), before anything is trained."""
+    check_sqlite_target(db)
 
 
-def open_store(db: str):
-    """Sessions for ``db``, with the schema upgraded to the newest migration."""
+def open_store(db: str, create: bool = True, adopt: bool = False):
+    """Sessions for ``db``, with the schema upgraded to the newest migration (UnusableDatabase if not)."""
     from store import open_sessions
 
-    return open_sessions(db)
+    return open_sessions(db, create=create, adopt=adopt)
+
+
+def stopped(prog: str, error: Exception) -> int:
+    """Print why training stopped early (a takeover, a full disk) in one line; exit status 1."""
+    print(f"{prog}: {error}", file=sys.stderr)
+    return 1
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -48,21 +44,31 @@ def train_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resume_main(run_id: int, db: str) -> int:
-    """``centerlens train --resume RUN_ID``: continue a stopped run from its newest checkpoint."""
+def resume_main(run_id: int, db: str, checkpoint_dir: str = "") -> int:
+    """``centerlens train --resume RUN_ID``: continue a stopped run from its newest checkpoint.
+
+    The checkpoint is looked for where ``checkpoint_dir`` (``--checkpoint-dir``) says, else as a
+    worker looks: never where the run's stored config says.
+    """
     from store import Run
-    from store.queue import QueueError, claim_run, worker_name
     from store.models import STALE_AFTER_SECONDS
+    from store.queue import QueueError, claim_run, new_claim, worker_name
+    from trainer.checkpoint import check_checkpoint_dir
+    from trainer.stopping import TrainingStopped
     from trainer.worker import train_claimed
 
+    claim = new_claim()
     try:
-        if not is_url(db) and not Path(db).exists():
-            raise ConfigError(f"database {db} does not exist")
-        sessions = open_store(db)
-        claim_run(sessions, run_id, worker_name(), STALE_AFTER_SECONDS)
+        check_sqlite_target(db, create=False)
+        check_checkpoint_dir(db, checkpoint_dir)
+        sessions = open_store(db, create=False)
+        claim_run(sessions, run_id, worker_name(), STALE_AFTER_SECONDS, claim)
     except (ConfigError, QueueError) as error:
         return fail("centerlens train", str(error))
-    train_claimed(sessions, run_id, db, print)
+    try:
+        train_claimed(sessions, run_id, db, print, checkpoint_dir, claim)
+    except TrainingStopped as error:
+        return stopped("centerlens train", error)
     with sessions() as session:
         status = session.get(Run, run_id).status
     print(f"run {run_id} {status} in {db}")
@@ -76,22 +82,27 @@ def absolute_db(db: str) -> str:
 
 def train_main(argv: list[str]) -> int:
     """Entry point of ``centerlens train``."""
+    from trainer.checkpoint import check_checkpoint_dir
     from trainer.loop import prepare, train
     from trainer.recorder import Recorder
+    from trainer.stopping import TrainingStopped
 
     args = train_parser().parse_args(argv)
     if args.resume is not None:
-        return resume_main(args.resume, absolute_db(args.db or "centerlens.db"))
+        return resume_main(args.resume, absolute_db(args.db or "centerlens.db"), args.checkpoint_dir or "")
     try:
         config = config_from_args(args)
         config.db = absolute_db(config.db)
         check_database_target(config.db)
+        check_checkpoint_dir(config.db, config.checkpoint_dir)
         setup = prepare(config)
         sessions = open_store(config.db)
     except ConfigError as error:
         return fail("centerlens train", str(error))
     try:
         run_id = train(setup, Recorder(sessions))
+    except TrainingStopped as error:
+        return stopped("centerlens train", error)
     except KeyboardInterrupt:
         print(
             "centerlens train: interrupted; the run is marked cancelled, finished epochs are kept",
@@ -111,9 +122,11 @@ def runs_main(argv: list[str]) -> int:
     )
     parser.add_argument("--db", default="centerlens.db", help="database file path or SQLAlchemy URL")
     args = parser.parse_args(argv)
-    if not is_url(args.db) and not Path(args.db).exists():
-        return fail("centerlens runs", f"database {args.db} does not exist")
-    print(runs_table(open_store(args.db)))
+    try:
+        sessions = open_store(args.db, create=False)
+    except ConfigError as error:
+        return fail("centerlens runs", str(error))
+    print(runs_table(sessions))
     return 0
 
 
@@ -144,7 +157,7 @@ def queue_main(argv: list[str]) -> int:
     try:
         check_database_target(db)
         if args.cancel is not None:
-            with open_store(db).begin() as session:
+            with open_store(db, create=False).begin() as session:
                 status = request_cancel(session, args.cancel)
             print(
                 f"run {args.cancel}: {'cancelled' if status == 'cancelled' else 'will stop after its epoch'}"
@@ -162,7 +175,27 @@ def queue_main(argv: list[str]) -> int:
     return 0
 
 
+def _seconds_between(low: float, high: float, low_included: bool):
+    """An argparse type: a finite number of seconds in [low, high] (or (low, high])."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (value >= low if low_included else value > low) or not value <= high:
+            bound = f"at least {low:g}" if low_included else f"more than {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {bound} and at most {high:.0f} seconds (got {text!r})")
+        return value
+
+    return parse
+
+
 def worker_parser() -> OneLineParser:
+    from store.models import STALE_AFTER_SECONDS
+    from trainer.worker import MIN_STALE_AFTER_SECONDS
+
+    year = 365 * 24 * 3600.0
     parser = OneLineParser(
         prog="centerlens worker",
         description="Claim queued runs one at a time (oldest first) and train them; several workers "
@@ -170,15 +203,33 @@ def worker_parser() -> OneLineParser:
     )
     parser.add_argument("--db", default="centerlens.db", help="database file path or SQLAlchemy URL")
     parser.add_argument("--exit-when-empty", action="store_true", help="stop when no run is queued")
-    parser.add_argument("--poll", type=float, default=2.0, help="seconds between looks at an empty queue")
+    parser.add_argument(
+        "--poll",
+        type=_seconds_between(0, 3600, low_included=False),
+        default=2.0,
+        help="seconds between looks at an empty queue",
+    )
     parser.add_argument(
         "--seed-suite", metavar="FILE", help="queue this suite if the database has no runs yet"
     )
     parser.add_argument(
         "--stale-after",
-        type=float,
-        default=120.0,
-        help="take over a running run whose trainer has not refreshed its heartbeat for this many seconds",
+        type=_seconds_between(MIN_STALE_AFTER_SECONDS, year, low_included=True),
+        default=STALE_AFTER_SECONDS,
+        help="take over a running run whose trainer has not refreshed its heartbeat for this many "
+        f"seconds (at least {MIN_STALE_AFTER_SECONDS:g}: three heartbeats)",
+    )
+    parser.add_argument(
+        "--checkpoint-dir",
+        default="",
+        help="folder of the runs' checkpoints, shared by the workers that take over each other's runs "
+        "(default: $CENTERLENS_CHECKPOINT_DIR, else DB_FILE.checkpoints/); a queued run's own "
+        "checkpoint_dir is ignored",
+    )
+    parser.add_argument(
+        "--adopt-database",
+        action="store_true",
+        help="add centerlens's tables to a database that already holds another program's tables",
     )
     return parser
 
@@ -187,22 +238,32 @@ def worker_main(argv: list[str]) -> int:
     """Entry point of ``centerlens worker``."""
     import threading
 
+    from trainer.checkpoint import check_checkpoint_dir
+    from trainer.stopping import TrainingStopped
     from trainer.worker import run_worker, seed_suite_if_empty
 
-    parser = worker_parser()
-    args = parser.parse_args(argv)
+    args = worker_parser().parse_args(argv)
+    db = absolute_db(args.db)
     try:
-        check_database_target(args.db)
-        sessions = open_store(args.db)
+        check_database_target(db)
+        check_checkpoint_dir(db, args.checkpoint_dir)
+        sessions = open_store(db, adopt=args.adopt_database)
         if args.seed_suite:
             seed_suite_if_empty(sessions, args.seed_suite, print)
     except ConfigError as error:
         return fail("centerlens worker", str(error))
     try:
-        db = absolute_db(args.db)
         trained = run_worker(
-            sessions, db, threading.Event(), args.exit_when_empty, args.poll, args.stale_after
+            sessions,
+            db,
+            threading.Event(),
+            args.exit_when_empty,
+            args.poll,
+            args.stale_after,
+            checkpoint_dir=args.checkpoint_dir,
         )
+    except TrainingStopped as error:
+        return stopped("centerlens worker", error)
     except KeyboardInterrupt:
         print("centerlens worker: interrupted", file=sys.stderr)
         return 130

@@ -7,17 +7,20 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from store import Epoch, Run, create_db_engine, open_sessions, session_factory
+from store.models import STALE_AFTER_SECONDS, utcnow
 from store.queue import queue_runs
 from tests.conftest import ROOT, centerlens
 from trainer import loop
 from trainer.config import TrainConfig
 from trainer.recorder import Recorder
+from trainer.stopping import DiskFull
 
 EPOCHS = 4
 TRAIN = ("--epochs", str(EPOCHS), "--batch-size", "32", "--probe-per-class", "5")
@@ -117,11 +120,12 @@ def test_failed_write_marks_the_run_failed_and_keeps_earlier_epochs(db_url: str,
 
     monkeypatch.setattr(Recorder, "write_epoch", disk_fills_up_in_epoch_2)
     config = TrainConfig(epochs=3, batch_size=64, probe_per_class=5, db=db_url, checkpoint_every=0)
-    with pytest.raises(OperationalError):
+    with pytest.raises(DiskFull):
         loop.train(loop.prepare(config), Recorder(sessions), log=lambda _: None)
     with sessions() as session:
         run = session.get(Run, 1)
-        assert run.status == "failed" and "database or disk is full" in run.error
+        assert run.status == "failed" and run.error.startswith("disk full:")
+        assert "database or disk is full" in run.error
     assert [row[0] for row in epoch_rows(sessions, 1)] == [1]
 
 
@@ -134,10 +138,11 @@ def test_another_worker_takes_over_a_dead_workers_run(db_url: str) -> None:
     wait_for_epochs(sessions, 1)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    with sessions() as session:
-        assert session.get(Run, 1).status == "running"  # visibly stale: its heartbeat stops
-    time.sleep(4)  # longer than --stale-after below
-    second = centerlens("worker", "--db", db_url, "--exit-when-empty", "--stale-after", "3", "--poll", "0.5")
+    with sessions.begin() as session:
+        run = session.get(Run, 1)
+        assert run.status == "running"  # visibly stale: its heartbeat stops
+        run.heartbeat_at = utcnow() - timedelta(seconds=STALE_AFTER_SECONDS + 1)  # as if time passed
+    second = centerlens("worker", "--db", db_url, "--exit-when-empty", "--poll", "0.5")
     assert "claimed run 1" in second.stdout and "resuming run 1" in second.stdout
     with sessions() as session:
         assert session.get(Run, 1).status == "completed"
