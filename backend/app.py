@@ -9,16 +9,20 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.gzip import GZipMiddleware
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend.routes import compare, events, export, frames, health, pages, probe, queue, runs
+from backend.guards import HostGuard, StreamLimit, WriteGuard
+from backend.responses import VALIDATION_ERROR, RobustJSONResponse, one_line_validation_error
+from backend.routes import compare, events, export, frames, health, pages, probe, projections, queue, runs
 from backend.settings import Settings
 from centerlens import __version__
 from store import Run, create_db_engine, database_url, session_factory, upgrade_database
+from store.engine import UnusableDatabase
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -52,6 +56,9 @@ def open_database(database: str, upgrade: bool = False) -> Engine:
     except SQLAlchemyError as error:
         engine.dispose()
         raise DatabaseUnavailable(f"cannot read database {shown}: {_first_line(error)}") from error
+    except UnusableDatabase as error:  # another program's database: refused before anything is written
+        engine.dispose()
+        raise DatabaseUnavailable(str(error)) from error
     return engine
 
 
@@ -88,13 +95,21 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         version=__version__,
         summary="Runs, per-epoch metrics and 2-D feature-space frames of recorded training runs.",
         lifespan=lifespan,
+        default_response_class=RobustJSONResponse,
+        responses=VALIDATION_ERROR,
+        exception_handlers={RequestValidationError: one_line_validation_error},
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.event_streams = 0
+    app.state.event_hub = events.EventHub(app.state.sessions, settings.events_poll_seconds)
+    # the last added runs first: Host, then the stream limit and the write checks, then gzip
     app.add_middleware(GZipWherePays, minimum_size=settings.gzip_minimum_bytes)
-    for module in (health, runs, probe, frames, compare, events, export, queue):
+    app.add_middleware(WriteGuard, settings=settings)
+    app.add_middleware(StreamLimit, settings=settings)
+    app.add_middleware(HostGuard, settings=settings)
+    for module in (health, runs, probe, frames, projections, compare, events, export, queue):
         app.include_router(module.router, prefix="/api")
     app.include_router(pages.router)
     return app

@@ -51,16 +51,34 @@ def write_access(settings: Settings) -> WriteAccess:
     return "open" if is_loopback(settings.host) else "disabled"
 
 
-def require_write(settings: SettingsDep, credentials: Credentials) -> None:
-    """Let a write through, or answer 403 (writes disabled) or 401 (missing or wrong token)."""
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None for no header or another scheme."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def write_refusal(settings: Settings, token: str | None) -> HTTPException | None:
+    """Why a write with bearer ``token`` (or None) is refused (403 or 401); None if it may write."""
     access = write_access(settings)
     if access == "disabled":
-        raise HTTPException(status_code=403, detail="writes are disabled: set CENTERLENS_TOKEN")
+        return HTTPException(status_code=403, detail="writes are disabled: set CENTERLENS_TOKEN")
     if access == "open":
-        return
+        return None
     challenge = {"WWW-Authenticate": "Bearer"}
-    if credentials is None:
+    if token is None:
         detail = "this server needs a token for writes: send Authorization: Bearer <CENTERLENS_TOKEN>"
-        raise HTTPException(status_code=401, detail=detail, headers=challenge)
-    if not hmac.compare_digest(credentials.credentials.encode(), settings.token.encode()):
-        raise HTTPException(status_code=401, detail="wrong token", headers=challenge)
+        return HTTPException(status_code=401, detail=detail, headers=challenge)
+    if not hmac.compare_digest(token.encode(), settings.token.encode()):
+        return HTTPException(status_code=401, detail="wrong token", headers=challenge)
+    return None
+
+
+def require_write(settings: SettingsDep, credentials: Credentials) -> None:
+    """Let a write through, or answer 403 (writes disabled) or 401 (missing or wrong token).
+
+    ``backend.guards.WriteGuard`` applies the same rule before the body is read; this dependency
+    documents the bearer scheme in the OpenAPI schema and guards the route itself.
+    """
+    refusal = write_refusal(settings, credentials.credentials if credentials else None)
+    if refusal is not None:
+        raise refusal

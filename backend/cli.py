@@ -9,20 +9,31 @@ import threading
 from types import FrameType
 
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from backend.app import DatabaseUnavailable, create_app, open_database
 from backend.settings import Settings
-from centerlens.argparsing import OneLineParser
+from centerlens.argparsing import OneLineParser, fail
 from store import database_url, session_factory
 
 EXIT_BAD_INPUT = 2
-PROJECTOR_METHODS = ("pca", "umap")
 # open event streams never finish by themselves: give them this long to go, then cancel them
 SHUTDOWN_GRACE_SECONDS = 2
 # longer than clients keep idle connections (httpx: 5 s), so a client never reuses one being closed
 KEEP_ALIVE_SECONDS = 30
+
+
+def port_number(text: str) -> int:
+    """A TCP port to bind, 1 to 65535 (an argparse type: anything else is a one-line usage error)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 1 and 65535 (got {port})")
+    return port
 
 
 def serve_parser() -> OneLineParser:
@@ -40,7 +51,7 @@ def serve_parser() -> OneLineParser:
         help="database file path or SQLAlchemy URL (default: CENTERLENS_DATABASE_URL or centerlens.db)",
     )
     parser.add_argument("--host", help="address to bind (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to bind (default: 8000)")
+    parser.add_argument("--port", type=port_number, help="port to bind, 1 to 65535 (default: 8000)")
     parser.add_argument(
         "--no-projector",
         dest="projector",
@@ -55,7 +66,7 @@ def start_projector(engine: Engine, stop: threading.Event) -> threading.Thread:
     """Run the projector worker in a daemon thread until ``stop`` is set."""
     from backend.projector import ProjectorWorker
 
-    worker = ProjectorWorker(session_factory(engine), methods=PROJECTOR_METHODS)
+    worker = ProjectorWorker(session_factory(engine))  # every registered projection
 
     def work() -> None:
         worker.warm_up()
@@ -111,4 +122,10 @@ def serve_main(argv: list[str]) -> int:
     """Entry point of ``centerlens serve``."""
     args = serve_parser().parse_args(argv)
     overrides = {key: value for key, value in vars(args).items() if value is not None}
-    return serve(Settings(**overrides))
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as error:  # a bad CENTERLENS_* variable (the flags are checked above)
+        problem = error.errors()[0]
+        name = "CENTERLENS_" + "_".join(str(part) for part in problem["loc"]).upper()
+        return fail("centerlens serve", f"{name}: {problem['msg']}")
+    return serve(settings)

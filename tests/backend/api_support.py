@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from backend.app import create_app
+from backend.guards import REQUEST_HEADER
 from backend.settings import Settings
 from store import create_db_engine, session_factory
 from store.engine import is_url
@@ -37,19 +38,24 @@ def copy_database(url: str, folder: Path) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-def project(url: str, methods: tuple[str, ...] = ("pca",)) -> None:
+def project(url: str, projections: tuple[str, ...] = ("pca",)) -> None:
     """Compute every pending frame with the real projector worker."""
     from backend.projector import ProjectorWorker
 
     engine = create_db_engine(url)
-    worker = ProjectorWorker(session_factory(engine), methods=methods)
+    worker = ProjectorWorker(session_factory(engine), projections=projections)
     while worker.run_once():
         pass
     engine.dispose()
 
 
+# what the dashboard sends with every write (backend.guards.WriteGuard refuses writes without it)
+WRITE_HEADERS = {REQUEST_HEADER: "1"}
+
+
 def make_app(url: str, **settings: object) -> FastAPI:
-    """The API app on ``url``, events polled quickly so tests do not wait."""
+    """The API app on ``url``, events polled quickly so tests do not wait, serving TestClient's host name."""
+    settings.setdefault("allowed_hosts", ["testserver"])
     return create_app(Settings(database_url=url, events_poll_seconds=0.2, **settings))
 
 

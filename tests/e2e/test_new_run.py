@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.backend.api_support import copy_database
+from tests.backend.api_support import WRITE_HEADERS, copy_database
 from tests.conftest import TrainedDatabase
 from tests.e2e.browser_support import LiveServer, open_tab, serve
 
@@ -126,7 +126,8 @@ def test_a_server_with_a_token_asks_for_it(
 
 def test_cancel_a_queued_run_from_its_page(browser, server: LiveServer) -> None:
     request = urllib.request.Request(f"{server.url}/api/runs", data=json.dumps({"epochs": 1}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+                                     headers={"Content-Type": "application/json", **WRITE_HEADERS},
+                                     method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:
         run_id = json.load(response)["id"]
     with open_tab(browser, server) as tab:
