@@ -2,42 +2,81 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Float, select
 
 from store import ClassEpoch, EmbeddingSnapshot, Epoch, ProbeSample, Run, create_db_engine, session_factory
-from tests.conftest import centerlens
+from tests.backend.api_support import copy_database
+from tests.conftest import DIGITS_RUNS, centerlens, drop_database, new_database
 
 
 def open_sessions(url: str):
     return session_factory(create_db_engine(url))
 
 
-def test_two_epoch_digits_run_writes_expected_rows(trained_db) -> None:
-    sessions = open_sessions(trained_db.url)
-    with sessions() as session:
-        run = session.get(Run, trained_db.run_ids[0])
-        assert run.status == "completed" and run.error is None
-        assert run.num_classes == 10 and run.class_names == [str(k) for k in range(10)]
-        assert run.config["method"] == "ce" and run.config["model"] == "small_cnn"
-        epochs = session.scalars(select(Epoch).where(Epoch.run_id == run.id).order_by(Epoch.epoch)).all()
-        assert [e.epoch for e in epochs] == list(range(1, trained_db.epochs + 1))
-        assert all(0 <= e.test_top1 <= 1 and e.within_class_variance > 0 and e.nc1 > 0 for e in epochs)
-        class_rows = session.scalar(
-            select(func.count()).select_from(ClassEpoch).where(ClassEpoch.run_id == run.id)
-        )
-        assert class_rows == 10 * trained_db.epochs
-        probe = session.scalars(select(ProbeSample).where(ProbeSample.run_id == run.id)).all()
-        assert len(probe) == run.probe_size and probe[0].thumbnail.startswith(b"\x89PNG")
-        assert np.bincount([p.label for p in probe]).tolist() == [run.probe_size // 10] * 10
-        snapshot = session.get(EmbeddingSnapshot, (run.id, 1))
-        n, d, c = run.probe_size, run.feature_dim, run.num_classes
-        assert snapshot.probe_features.shape == (n, d) and snapshot.probe_features.dtype == np.float16
-        assert snapshot.probe_predictions.shape == (n,) and snapshot.probe_confidences.shape == (n,)
-        assert snapshot.class_centers.shape == (c, d) and snapshot.center_distances.shape == (c, c)
+TWO_EPOCHS = 2
+PROBE_PER_CLASS = 7
+SMALL_CNN_FEATURES = 64  # small_cnn's feature layer
+
+
+@pytest.fixture(scope="module")
+def two_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A 2-epoch digits run trained by ``centerlens train``: its database URL and printed output."""
+    url = new_database(tmp_path_factory.mktemp("two_epochs"))
+    output = centerlens("train", "--dataset", "digits", "--method", "ce", "--epochs", str(TWO_EPOCHS),
+                        "--seed", "5", "--batch-size", "64", "--probe-per-class", str(PROBE_PER_CLASS),
+                        "--threads", "1", "--checkpoint-every", "0", "--db", url).stdout
+    yield url, output
+    drop_database(url)
+
+
+def test_two_epoch_digits_run_writes_expected_rows(two_epoch_run) -> None:
+    url, output = two_epoch_run
+    epoch_lines = [line.split()[1] for line in output.splitlines() if line.startswith("epoch ")]
+    assert epoch_lines == ["1/2", "2/2"] and "run 1 recorded in" in output
+    with open_sessions(url)() as session:
+        run = session.scalars(select(Run)).one()
+        assert (run.status, run.error, run.method, run.dataset, run.model) == (
+            "completed", None, "ce", "digits", "small_cnn")
+        assert (run.epochs_planned, run.probe_size, run.num_classes, run.feature_dim) == (
+            TWO_EPOCHS, 10 * PROBE_PER_CLASS, 10, SMALL_CNN_FEATURES)
+        assert run.class_names == [str(k) for k in range(10)] and run.seed == 5
+        assert run.started_at <= run.finished_at
+        config = run.config
+        assert (config["epochs"], config["seed"], config["batch_size"], config["probe_per_class"]) == (
+            TWO_EPOCHS, 5, 64, PROBE_PER_CLASS)
+        assert session.scalars(select(Epoch.epoch).order_by(Epoch.epoch)).all() == [1, 2]
+        learning_rates = session.scalars(select(Epoch.learning_rate).order_by(Epoch.epoch)).all()
+        assert learning_rates == pytest.approx([0.1, 0.01])  # x0.1 at milestone 0.5 of 2 epochs
+        class_rows = session.execute(select(ClassEpoch.epoch, ClassEpoch.class_index)).all()
+        assert sorted(class_rows) == [(epoch, k) for epoch in (1, 2) for k in range(10)]
+        probe = session.scalars(select(ProbeSample).order_by(ProbeSample.position)).all()
+        assert [p.position for p in probe] == list(range(10 * PROBE_PER_CLASS))
+        assert np.bincount([p.label for p in probe]).tolist() == [PROBE_PER_CLASS] * 10
+        assert len({p.dataset_index for p in probe}) == len(probe)
+        assert all(p.thumbnail.startswith(b"\x89PNG") for p in probe)
+        snapshots = session.scalars(select(EmbeddingSnapshot).order_by(EmbeddingSnapshot.epoch)).all()
+        assert [snapshot.epoch for snapshot in snapshots] == [1, 2]
+        for snapshot in snapshots:
+            check_snapshot(snapshot, len(probe), SMALL_CNN_FEATURES)
+
+
+def check_snapshot(snapshot: EmbeddingSnapshot, probe_size: int, feature_dim: int) -> None:
+    """Shapes and dtypes of a stored snapshot, and the distances that follow from its centers."""
+    assert snapshot.probe_features.shape == (probe_size, feature_dim)
+    assert snapshot.probe_features.dtype == np.float16 and np.isfinite(snapshot.probe_features).all()
+    assert snapshot.probe_predictions.shape == (probe_size,)
+    assert set(snapshot.probe_predictions.tolist()) <= set(range(10))
+    assert snapshot.probe_confidences.shape == (probe_size,)
+    assert ((snapshot.probe_confidences >= 0.1) & (snapshot.probe_confidences <= 1)).all()  # max of 10
+    centers = snapshot.class_centers
+    assert centers.shape == (10, feature_dim) and centers.dtype == np.float32
+    distances = np.linalg.norm(centers[:, None].astype(np.float64) - centers[None], axis=2)
+    np.testing.assert_allclose(snapshot.center_distances, distances, rtol=1e-5, atol=1e-6)
 
 
 def test_same_seed_gives_same_probe_in_every_run(trained_db) -> None:
@@ -54,13 +93,46 @@ def test_same_seed_gives_same_probe_in_every_run(trained_db) -> None:
     assert probes[0] == probes[1]
 
 
-def test_runs_table_lists_runs(trained_db) -> None:
-    output = centerlens("runs", "--db", trained_db.url).stdout
-    assert (
-        "ce-digits-s0" in output
-        and "completed" in output
-        and f"{trained_db.epochs}/{trained_db.epochs}" in output
-    )
+def add_runs_to_list(url: str) -> None:
+    """Add a run whose last epoch is not its best (top-1 0.9 then 0.8) and a queued run with no epochs."""
+    with open_sessions(url).begin() as session:
+        falling, queued = (
+            Run(name=name, method=method, dataset="digits", model="small_cnn", config={}, seed=0,
+                epochs_planned=planned, status=status)
+            for name, method, planned, status in (("falling", "csd", 4, "failed"),
+                                                  ("waiting", "ls", 5, "queued"))
+        )
+        session.add_all([falling, queued])
+        session.flush()
+        metrics = {column.name: 1.0 for column in Epoch.__table__.columns if isinstance(column.type, Float)}
+        for epoch, top1, ratio, nc1 in ((1, 0.9, 2.0, 3.0), (2, 0.8, 0.5, 0.25)):
+            session.add(Epoch(**{**metrics, "run_id": falling.id, "epoch": epoch, "test_top1": top1,
+                                 "within_class_variance": ratio, "between_class_variance": 1.0,
+                                 "variance_ratio": ratio, "nc1": nc1}))
+
+
+def test_runs_table_lists_runs(trained_db, tmp_path: Path) -> None:
+    url = copy_database(trained_db.url, tmp_path)
+    add_runs_to_list(url)
+    lines = centerlens("runs", "--db", url).stdout.splitlines()
+    assert lines[0].split() == ["id", "name", "method", "dataset", "model", "status", "epoch", "top1", "best",
+                                "Sw/Sb", "NC1"]
+    expected = []
+    with open_sessions(url)() as session:
+        for run_id, (method, seed) in zip(trained_db.run_ids, DIGITS_RUNS, strict=True):
+            epochs = session.scalars(select(Epoch).where(Epoch.run_id == run_id).order_by(Epoch.epoch)).all()
+            last, best = epochs[-1], max(epoch.test_top1 for epoch in epochs)
+            ratio = last.within_class_variance / last.between_class_variance
+            expected.append([str(run_id), f"{method}-digits-s{seed}", method, "digits", "small_cnn",
+                             "completed", f"{len(epochs)}/{trained_db.epochs}", f"{last.test_top1:.4f}",
+                             f"{best:.4f}", f"{ratio:.4f}", f"{last.nc1:.4f}"])
+    written = len(trained_db.run_ids)
+    expected += [
+        [str(written + 1), "falling", "csd", "digits", "small_cnn", "failed", "2/4", "0.8000", "0.9000",
+         "0.5000", "0.2500"],
+        [str(written + 2), "waiting", "ls", "digits", "small_cnn", "queued", "0/5", "-", "-", "-", "-"],
+    ]
+    assert [line.split() for line in lines[1:]] == expected
 
 
 def test_yaml_config_keys_are_the_flags(tmp_path: Path, db_url: str) -> None:
