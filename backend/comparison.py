@@ -1,6 +1,6 @@
 """Side-by-side comparison of 2-4 runs on the same probe: frames aligned to the first run.
 
-Each other run gets one similarity transform (``backend.projection.align_to_reference``, fitted
+Each other run gets one similarity transform (``backend.projections.align_to_reference``, fitted
 on the stored 2-D points of the epochs both runs have projected) applied to all its frames, so
 its own epoch-to-epoch motion is kept and only its orientation, scale and position change.
 """
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend import queries
 from backend.frames import StoredFrame, frames_response, layouts, recorded_epochs, stored_frames
-from backend.projection import ProjectionError, align_to_reference
+from backend.projections import ProjectionError, align_to_reference
 from backend.schemas import Comparison, Frames
 from store import Run
 
@@ -40,7 +40,7 @@ def _points_by_epoch(stored: Sequence[StoredFrame]) -> dict[int, tuple[np.ndarra
     return {frame.epoch: layout for frame, layout in zip(stored, layouts(stored)) if layout is not None}
 
 
-def _aligned(run_id: int, method: str, stored: Sequence[StoredFrame], epochs: Sequence[int],
+def _aligned(run_id: int, projection: str, stored: Sequence[StoredFrame], epochs: Sequence[int],
              reference: dict[int, tuple[np.ndarray, np.ndarray]]) -> Frames:
     """A run's frames mapped onto the reference's; unaligned while they share no projected epoch."""
     own = _points_by_epoch(stored)
@@ -50,7 +50,7 @@ def _aligned(run_id: int, method: str, stored: Sequence[StoredFrame], epochs: Se
             {epoch: points for epoch, (points, _) in own.items()},
         )
     except ProjectionError:
-        return frames_response(run_id, method, stored, epochs)
+        return frames_response(run_id, projection, stored, epochs)
     frames = []
     for frame in stored:
         layout = own.get(frame.epoch)
@@ -58,20 +58,21 @@ def _aligned(run_id: int, method: str, stored: Sequence[StoredFrame], epochs: Se
             frames.append(frame.to_frame())
         else:
             frames.append(frame.with_arrays(similarity.apply(layout[0]), similarity.apply(layout[1])))
-    return frames_response(run_id, method, stored, epochs, frames)
+    return frames_response(run_id, projection, stored, epochs, frames)
 
 
-def comparison(session: Session, runs: Sequence[Run], method: str) -> Comparison:
+def comparison(session: Session, runs: Sequence[Run], projection: str) -> Comparison:
     """The comparison response: summaries, aligned frames and metric series of ``runs``."""
     check_comparable(session, runs)
-    reference_stored = stored_frames(session, runs[0].id, method)
+    reference_stored = stored_frames(session, runs[0].id, projection)
     reference = _points_by_epoch(reference_stored)
     frames = {str(runs[0].id): frames_response(
-        runs[0].id, method, reference_stored, recorded_epochs(session, runs[0].id)
+        runs[0].id, projection, reference_stored, recorded_epochs(session, runs[0].id)
     )}
     for run in runs[1:]:
-        stored = stored_frames(session, run.id, method)
-        frames[str(run.id)] = _aligned(run.id, method, stored, recorded_epochs(session, run.id), reference)
+        stored = stored_frames(session, run.id, projection)
+        epochs = recorded_epochs(session, run.id)
+        frames[str(run.id)] = _aligned(run.id, projection, stored, epochs, reference)
     return Comparison(
         reference=runs[0].id,
         runs=queries.run_summaries(session, runs),

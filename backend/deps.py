@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.projections import DEFAULT_PROJECTION, PROJECTIONS
 from backend.schemas import ErrorMessage
 from backend.settings import Settings
 from store import Run
@@ -18,7 +20,8 @@ MAX_INT = 2**31 - 1
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
-ProjectionMethod = Literal["pca", "umap"]
+# longer than any projection's name: a longer value is refused before it is looked up
+MAX_PROJECTION_NAME = 40
 
 # documented error answers (FastAPI documents 422 itself)
 NOT_FOUND = {404: {"model": ErrorMessage, "description": "unknown run, or no such epoch, sample or frame"}}
@@ -46,7 +49,33 @@ SessionsDep = Annotated[sessionmaker[Session], Depends(get_sessions)]
 SessionDep = Annotated[Session, Depends(get_session)]
 RunId = Annotated[int, PathParam(ge=1, le=MAX_INT, description="run id")]
 EpochNumber = Annotated[int, PathParam(ge=0, le=MAX_INT, description="epoch number")]
-MethodQuery = Annotated[ProjectionMethod, Query(description="projection method")]
+
+
+def invalid_query(name: str, message: str, value: object) -> RequestValidationError:
+    """A 422 on query parameter ``name``, reported the way FastAPI reports its own validation errors."""
+    return RequestValidationError([{"type": "value_error", "loc": ("query", name), "msg": message,
+                                    "input": value}])
+
+
+def projection_name(
+    projection: Annotated[str, Query(max_length=MAX_PROJECTION_NAME,
+                                     description="a projection's name (GET /api/projections lists them)")]
+    = DEFAULT_PROJECTION,
+    method: Annotated[str | None, Query(include_in_schema=False)] = None,
+) -> str:
+    """The requested projection, which must be registered (a 422 names the registered ones).
+
+    The parameter used to be called ``method``: a request that still says so gets a 422 saying
+    what to write, rather than the default projection in place of the one it asked for.
+    """
+    if method is not None:
+        raise invalid_query("method", "renamed: name the projection as ?projection=", None)
+    if projection not in PROJECTIONS:
+        raise invalid_query("projection", f"projection must be one of {', '.join(PROJECTIONS)}", projection)
+    return projection
+
+
+ProjectionQuery = Annotated[str, Depends(projection_name)]
 
 
 def get_run(run_id: RunId, session: SessionDep) -> Run:

@@ -14,12 +14,12 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from backend.arrays import typed_array, typed_blob_or_none
-from backend.projection import DEFAULT_SETTINGS
-from backend.projector import RUN_FRAME, input_hashes, pca_fit_epochs
+from backend.projections import RUN_FRAME, get_projection
 from backend.queries import raw
 from backend.schemas import Frame, Frames, TypedArray
 from store import EmbeddingSnapshot, Epoch, Projection, Run
 from store.codec import decode_array
+from store.models import FINISHED
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,10 @@ class StoredFrame:
         )
 
 
-def stored_frames(session: Session, run_id: int, method: str, epoch: int | None = None) -> list[StoredFrame]:
-    """The run's frames for ``method`` in epoch order (only ``epoch``'s when given)."""
+def stored_frames(
+    session: Session, run_id: int, projection: str, epoch: int | None = None
+) -> list[StoredFrame]:
+    """The run's frames of ``projection`` in epoch order (only ``epoch``'s when given)."""
     snapshot = and_(
         EmbeddingSnapshot.run_id == Projection.run_id, EmbeddingSnapshot.epoch == Projection.epoch
     )
@@ -67,7 +69,8 @@ def stored_frames(session: Session, run_id: int, method: str, epoch: int | None 
             Projection.procrustes_residual, Projection.input_hash,
         )
         .outerjoin(EmbeddingSnapshot, snapshot)
-        .where(Projection.run_id == run_id, Projection.method == method, Projection.frame == RUN_FRAME)
+        .where(Projection.run_id == run_id, Projection.projection == projection)
+        .where(Projection.frame == RUN_FRAME)
         .order_by(Projection.epoch)
     )
     if epoch is not None:
@@ -80,31 +83,30 @@ def recorded_epochs(session: Session, run_id: int) -> list[int]:
     return list(session.scalars(select(Epoch.epoch).where(Epoch.run_id == run_id).order_by(Epoch.epoch)))
 
 
-def is_final(session: Session, run: Run, method: str, frame: StoredFrame) -> bool:
-    """Whether a stored frame can no longer change: its run has finished and the projector's
-    planned input hash for it (``backend.projector``) is the one it was computed from."""
+def is_final(session: Session, run: Run, projection: str, frame: StoredFrame) -> bool:
+    """Whether a stored frame can no longer change: its run has finished and the input hash the
+    projector plans for it (``Projection.input_hashes``) is the one it was computed from."""
     if run.status not in FINISHED or frame.input_hash is None:
         return False
-    epochs = recorded_epochs(session, run.id)
-    fit = pca_fit_epochs(epochs, finished=True) if method == "pca" else []
-    return input_hashes(method, run.id, epochs, fit, DEFAULT_SETTINGS).get(frame.epoch) == frame.input_hash
+    planned = get_projection(projection).input_hashes(run.id, recorded_epochs(session, run.id), finished=True)
+    return planned.get(frame.epoch) == frame.input_hash
 
 
-def frames_response(run_id: int, method: str, stored: Sequence[StoredFrame], epochs: Sequence[int],
+def frames_response(run_id: int, projection: str, stored: Sequence[StoredFrame], epochs: Sequence[int],
                     frames: list[Frame] | None = None) -> Frames:
     """Assemble a frames response; ``pending`` is every recorded epoch without a frame yet."""
     projected = {frame.epoch for frame in stored}
     return Frames(
-        run_id=run_id, method=method, epochs=[frame.epoch for frame in stored],
+        run_id=run_id, projection=projection, epochs=[frame.epoch for frame in stored],
         frames=frames if frames is not None else [frame.to_frame() for frame in stored],
         pending=[epoch for epoch in epochs if epoch not in projected],
     )
 
 
-def run_frames(session: Session, run_id: int, method: str) -> Frames:
-    """Every frame of one run for one method."""
-    stored = stored_frames(session, run_id, method)
-    return frames_response(run_id, method, stored, recorded_epochs(session, run_id))
+def run_frames(session: Session, run_id: int, projection: str) -> Frames:
+    """Every frame of one run for one projection."""
+    stored = stored_frames(session, run_id, projection)
+    return frames_response(run_id, projection, stored, recorded_epochs(session, run_id))
 
 
 def layouts(stored: Sequence[StoredFrame]) -> list[tuple[np.ndarray, np.ndarray] | None]:

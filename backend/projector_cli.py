@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from backend.projector import METHODS, FrameReport, ProjectorWorker
+from backend.projections import PROJECTIONS
+from backend.projector import FrameReport, ProjectorWorker
 from centerlens.argparsing import OneLineParser
 from store import open_sessions
 from store.engine import is_url
@@ -23,22 +24,26 @@ def build_parser() -> OneLineParser:
     """The command's arguments."""
     parser = OneLineParser(
         prog="centerlens project",
-        description="Compute 2-D layouts (PCA and UMAP) of every recorded epoch that has none yet, aligned "
-        "across epochs, and store them in the database. Frames already computed from the same inputs "
-        "are never recomputed. The dashboard (centerlens serve) runs the same worker in the background.",
-        epilog="example: centerlens project --db centerlens.db --watch --method umap",
+        description=f"Compute 2-D layouts ({', '.join(PROJECTIONS)}) of every recorded epoch that has "
+        "none yet, aligned across epochs, and store them in the database. Frames already computed from the "
+        "same inputs are never recomputed. The dashboard (centerlens serve) runs the same worker in the "
+        "background.",
+        epilog="example: centerlens project --db centerlens.db --watch --projection umap",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--db", default="centerlens.db", help="database file path or SQLAlchemy URL")
     parser.add_argument("--watch", action="store_true", help="keep running; project new epochs as they land")
-    parser.add_argument("--method", nargs="+", choices=METHODS, default=list(METHODS), help="methods")
+    names = list(PROJECTIONS)
+    parser.add_argument("--projection", dest="projections", nargs="+", choices=names, default=names,
+                        help="projections to compute")
+    parser.add_argument("--method", dest="projections", nargs="+", choices=names, help=argparse.SUPPRESS)
     parser.add_argument("--poll", type=float, default=1.0, metavar="SECONDS", help="--watch: pause, seconds")
     return parser
 
 
 def print_frame(report: FrameReport) -> None:
     """One progress line per stored frame."""
-    where = f"run {report.run_id} epoch {report.epoch} {report.method}"
+    where = f"run {report.run_id} epoch {report.epoch} {report.projection}"
     if report.status == "ok":
         trust = "" if report.trustworthiness is None else f", trustworthiness {report.trustworthiness:.3f}"
         print(f"{where}: ok in {report.seconds:.2f} s{trust}", flush=True)
@@ -68,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"database {args.db} does not exist (record a run: centerlens train --db {args.db})")
     _show_worker_log()
     try:
-        worker = ProjectorWorker(open_sessions(args.db), methods=args.method, on_frame=print_frame)
+        worker = ProjectorWorker(open_sessions(args.db), projections=args.projections, on_frame=print_frame)
         if args.watch:
+            worker.warm_up()  # imports first, so "watching" means ready
             print(f"watching {args.db} for new epochs (Ctrl-C to stop)", flush=True)
             worker.run_forever(threading.Event(), poll_seconds=args.poll)
         else:

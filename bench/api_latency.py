@@ -78,7 +78,7 @@ def add_epoch(sessions, run_id: int, epoch: int, points: int, rng: np.random.Gen
             probe_confidences=rng.random(points).astype(np.float32),
             class_centers=rng.normal(size=(CLASSES, FEATURES)).astype(np.float32),
             center_distances=rng.random((CLASSES, CLASSES)).astype(np.float32), method_centers=None))
-        session.add(Projection(run_id=run_id, epoch=epoch, method="pca", points=layout.astype(np.float32),
+        session.add(Projection(run_id=run_id, epoch=epoch, projection="pca", points=layout.astype(np.float32),
                                centers=rng.normal(size=(CLASSES, 2)).astype(np.float32), trustworthiness=0.9))
 
 
@@ -195,7 +195,7 @@ async def load(base: str, finished: int, running: int, clients: int, seconds: fl
 def measure_encodings(client: httpx.Client, run_id: int, epochs: int, requests: int) -> None:
     """All frames of a run as served (typed arrays) and as lists of floats, identity and gzip."""
     print(f"\nall {epochs} frames of one run ({requests} sequential requests each):")
-    path = f"/api/runs/{run_id}/frames?method=pca"
+    path = f"/api/runs/{run_id}/frames?projection=pca"
     typed_latencies, typed_size = timed_gets(client, path, requests, "gzip")
     print(f"  typed arrays (served uncompressed)  {describe(typed_latencies)}  {typed_size / 1e6:6.2f} MB")
     body = client.get(path).content
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         with httpx.Client(base_url=base, timeout=120) as client:
             wait_until_up(client)
             measure_encodings(client, run_id, args.epochs, args.requests)
-            one_frame = f"/api/runs/{big_id}/frames/2?method=pca"
+            one_frame = f"/api/runs/{big_id}/frames/2?projection=pca"
             latencies, size = timed_gets(client, one_frame, 10 * args.requests, "gzip")
             print(f"\none {2 * args.points}-point frame ({10 * args.requests} requests):  "
                   f"{describe(latencies)}  {size / 1e3:.0f} kB")

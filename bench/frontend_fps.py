@@ -142,7 +142,8 @@ window.bench = async (mode, n) => {
     PLOT_CONFIG.plotGlPixelRatio = mode === 'dashboard-2x' ? 2 : 1;
     const probe = { labels: run.labels, thumbnail_url: '/none/{position}.png' };
     const names = Array.from({ length: CLASSES }, (_, k) => String(k));
-    const scatter = new EmbeddingScatter(container, probe, names, 'pca');
+    const pca = { name: 'pca', label: 'PCA', linear: true };
+    const scatter = new EmbeddingScatter(container, probe, names, pca);
     scatter.setTimeline(timeline);
     const player = new Player(playbackControls(document.getElementById('toolbar')), async (position) => {
       await scatter.draw(position);

@@ -27,8 +27,8 @@ from functools import partial
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from backend import projection
-from backend.projection import DEFAULT_SETTINGS, fit_similarity, frame_trustworthiness
+from backend.projections import DEFAULT_SETTINGS, Frame, fit_similarity, frame_trustworthiness, get_projection
+from backend.projections.pca import fit_pca
 
 CLASSES = 10
 
@@ -85,7 +85,7 @@ def timed_frames(compute: Callable[[int], np.ndarray], epochs: int) -> tuple[lis
 
 
 def chained_frames(
-    compute: Callable[..., projection.Frame], features: list[np.ndarray], centers: list[np.ndarray]
+    compute: Callable[..., Frame], features: list[np.ndarray], centers: list[np.ndarray]
 ) -> tuple[list[np.ndarray], list[float]]:
     """Frames in epoch order, each computed from the one before as the worker does; layouts, seconds."""
     layouts, seconds = [], []
@@ -101,13 +101,13 @@ def bench_projector(features: list[np.ndarray]) -> list[Result]:
     """The projector's own methods; PCA frames carry their share of the one fit."""
     centers = centers_of(features)
     start = time.perf_counter()
-    basis = projection.fit_pca(features)
+    basis = fit_pca(features)
     fit_share = (time.perf_counter() - start) / len(features)
     layouts, seconds = timed_frames(lambda e: basis.transform(features[e]), len(features))
     results = [summarise("PCA layout (fit/E + map)", features, layouts, [fit_share + s for s in seconds])]
-    layouts, seconds = chained_frames(partial(projection.pca_frame, basis), features, centers)
+    layouts, seconds = chained_frames(partial(get_projection("pca").frame, fitted=basis), features, centers)
     results.append(summarise("PCA frame as stored", features, layouts, [fit_share + s for s in seconds]))
-    layouts, seconds = chained_frames(projection.umap_frame, features, centers)
+    layouts, seconds = chained_frames(get_projection("umap").frame, features, centers)
     results.append(summarise("aligned UMAP as stored", features, layouts, seconds))
     return results
 
@@ -149,7 +149,8 @@ def warm_up(skip_aligned_umap: bool) -> None:
     from umap import UMAP
 
     tiny = run_features(100, 16, 2)
-    projection.warm_up()
+    for name in ("pca", "umap"):
+        get_projection(name).warm_up()
     bench_independent(tiny)
     approximate = UMAP(random_state=0, n_jobs=1, force_approximation_algorithm=True)
     approximate.fit(tiny[0])  # umap-learn's NNDescent path, which it takes from 4,096 points

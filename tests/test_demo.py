@@ -57,7 +57,7 @@ def test_demo_trains_and_serves_then_continues(tmp_path) -> None:
         runs = wait_for(lambda: len(listed := httpx.get(f"{base}/api/runs").json()) == 2 and listed)
         assert sorted(run["method"] for run in runs) == ["ce", "csd"]
         wait_for(
-            lambda: httpx.get(f"{base}/api/runs/1/frames/1", params={"method": "pca"}).status_code == 200
+            lambda: httpx.get(f"{base}/api/runs/1/frames/1", params={"projection": "pca"}).status_code == 200
         )
         assert "centerlens" in httpx.get(f"{base}/").text
     finally:

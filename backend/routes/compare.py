@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select
 
 from backend.comparison import IncomparableRuns, comparison
-from backend.deps import CONFLICT, MAX_INT, NOT_FOUND, MethodQuery, SessionDep
+from backend.deps import CONFLICT, MAX_INT, NOT_FOUND, ProjectionQuery, SessionDep, invalid_query
 from backend.schemas import Comparison
 from store import Run
 
@@ -27,20 +26,19 @@ def run_ids(
     ids = [int(part) for part in runs.split(",")]
     if len(set(ids)) != len(ids) or not all(1 <= run_id <= MAX_INT for run_id in ids):
         message = f"runs must be 2 to 4 distinct run ids between 1 and {MAX_INT}"
-        raise RequestValidationError([{"type": "value_error", "loc": ("query", "runs"), "msg": message,
-                                       "input": runs}])
+        raise invalid_query("runs", message, runs)
     return ids
 
 
 @router.get("/compare", responses={**NOT_FOUND, **CONFLICT})
 def compare(ids: Annotated[list[int], Depends(run_ids)], session: SessionDep,
-            method: MethodQuery = "pca") -> Comparison:
+            projection: ProjectionQuery) -> Comparison:
     """Summaries, metric series and frames of the runs, every run aligned to the first."""
     found = {run.id: run for run in session.scalars(select(Run).where(Run.id.in_(ids)))}
     missing = [run_id for run_id in ids if run_id not in found]
     if missing:
         raise HTTPException(status_code=404, detail=f"run {missing[0]} not found")
     try:
-        return comparison(session, [found[run_id] for run_id in ids], method)
+        return comparison(session, [found[run_id] for run_id in ids], projection)
     except IncomparableRuns as error:
         raise HTTPException(status_code=409, detail=str(error)) from error

@@ -34,10 +34,11 @@ export function segmented(name, options, value, onChange) {
   return { node: el('div', { class: 'segmented', role: 'group', 'aria-label': name }, el('span', {}, `${name}:`), ...buttons), set };
 }
 
-export const METHOD_OPTIONS = [
-  ['pca', 'PCA', 'One linear projection for the whole run: distances are comparable across epochs'],
-  ['umap', 'UMAP', 'Non-linear layout per epoch, aligned to the previous one: shows clusters, distorts distances'],
-];
+/** The projection picker: one button per projection the server lists (`GET /api/projections`). */
+export function projectionPicker(projections, selected, onChange) {
+  const options = projections.map(({ name, label, description }) => [name, label, description]);
+  return segmented('projection', options, selected, onChange);
+}
 
 export const COLOR_OPTIONS = [
   ['class', 'class', 'One colour per true class'],

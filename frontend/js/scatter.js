@@ -24,11 +24,14 @@ function rgba(hex, alpha) {
 }
 
 export class EmbeddingScatter {
-  /** `probe` is the decoded probe response; `classNames` the run's class names; `method` pca or umap. */
-  constructor(container, probe, classNames, method) {
+  /**
+   * `probe` is the decoded probe response; `classNames` the run's class names; `projection` an entry of
+   * `GET /api/projections` (`{name, label, linear}`).
+   */
+  constructor(container, probe, classNames, projection) {
     this.probe = probe;
     this.classNames = classNames;
-    this.method = method;
+    this.projection = projection;
     this.colorMode = 'class';
     this.isolated = null;
     this.follow = false;
@@ -57,9 +60,9 @@ export class EmbeddingScatter {
     this.follow = follow;
   }
 
-  /** Switch the projection method (axis titles; PCA keeps a 1:1 aspect, UMAP does not). */
-  setMethod(method) {
-    this.method = method;
+  /** Switch the projection (axis titles; a linear one keeps a 1:1 aspect, others do not). */
+  setProjection(projection) {
+    this.projection = projection;
   }
 
   setColorMode(mode) {
@@ -78,7 +81,7 @@ export class EmbeddingScatter {
     this.#showOverlay(entry, timeline);
     this.position = position;
     if (!timeline?.hasFrames) {
-      // nothing projected in this method yet: clear any earlier picture rather than mislabel it
+      // nothing projected yet: clear any earlier picture rather than mislabel it
       Plotly.purge(this.plot);
       this.hoverBound = false;
       return Promise.resolve();
@@ -171,12 +174,12 @@ export class EmbeddingScatter {
       title: { text: name, font: { size: 12, color: '#666' } }, range, autorange: false, showticklabels: false,
       zeroline: false, showgrid: true, gridcolor: '#eee',
     });
-    const label = this.method.toUpperCase();
+    const { label, linear, name } = this.projection;
     return {
       xaxis: axis(`${label} 1`, ranges.x),
-      yaxis: { ...axis(`${label} 2`, ranges.y), scaleanchor: this.method === 'pca' ? 'x' : undefined },
+      yaxis: { ...axis(`${label} 2`, ranges.y), scaleanchor: linear ? 'x' : undefined },
       margin: { l: 30, r: 10, t: 10, b: 30 }, showlegend: false, hovermode: 'closest', dragmode: 'pan',
-      uirevision: `${this.method} ${this.follow}`, datarevision: this.revision, plot_bgcolor: '#fff', paper_bgcolor: '#fff',
+      uirevision: `${name} ${this.follow}`, datarevision: this.revision, plot_bgcolor: '#fff', paper_bgcolor: '#fff',
     };
   }
 

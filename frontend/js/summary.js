@@ -19,9 +19,12 @@ export function statusCell(run) {
   return el('div', { class: 'status-cell' }, pill, bar, el('span', { class: 'muted' }, epochs + eta), stale);
 }
 
-/** The run page's header facts: identity, status (with `action`, e.g. a Cancel button), final metrics, exports. */
-export function runSummary(run, method, action = null) {
-  const urls = exportUrls(run.id, method);
+/**
+ * The run page's header facts: identity, status (with `action`, e.g. a Cancel button), final metrics, exports
+ * (the HTML animation in `projection`, an entry of `GET /api/projections`).
+ */
+export function runSummary(run, projection, action = null) {
+  const urls = exportUrls(run.id, projection.name);
   const fact = (name, value, title) => el('div', { class: 'fact', title }, el('span', {}, name), el('strong', {}, value));
   const facts = el('div', { class: 'facts' },
     fact('method', run.method), fact('dataset', run.dataset), fact('model', run.model), fact('seed', String(run.seed ?? '–')),
@@ -32,7 +35,7 @@ export function runSummary(run, method, action = null) {
   const links = el('div', { class: 'exports' },
     el('a', { href: urls.csv, download: true, title: 'Per-epoch metrics as CSV' }, 'Export CSV'),
     el('a', { href: urls.html, target: '_blank', rel: 'noopener', title: 'A self-contained HTML animation of this run' },
-      `Export HTML (${method.toUpperCase()})`));
+      `Export HTML (${projection.label})`));
   const error = run.error ? el('p', { class: 'run-error', role: 'alert' }, `Error: ${run.error}`) : null;
   return [el('div', { class: 'summary-head' }, el('h1', {}, runLabel(run)), statusCell(run), action, links), facts, error]
     .filter(Boolean);

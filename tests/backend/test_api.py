@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backend.arrays import decode_typed
-from backend.projection import align_to_reference
+from backend.projections import align_to_reference
 from backend.schemas import Comparison, EpochSeries, Frames, TypedArray
 from store import ClassEpoch, EmbeddingSnapshot, Epoch, ProbeSample, Projection, Run, create_db_engine
 from store import session_factory as make_sessions
@@ -85,8 +85,8 @@ def test_unknown_run_is_404(client: TestClient, path: str) -> None:
 
 
 @pytest.mark.parametrize("path", [
-    "/api/runs/abc", "/api/runs/1/frames?method=foo", "/api/compare?runs=abc", "/api/compare?runs=1",
-    "/api/compare?runs=1,2,3,4,5", "/api/compare?runs=1,1", "/api/compare?runs=1,2&method=tsne",
+    "/api/runs/abc", "/api/runs/1/frames?projection=foo", "/api/compare?runs=abc", "/api/compare?runs=1",
+    "/api/compare?runs=1,2,3,4,5", "/api/compare?runs=1,1", "/api/compare?runs=1,2&projection=tsne",
     "/api/runs/99999999999", "/api/runs/1/probe/-1.png", "/api/compare?runs=1,99999999999",
 ])
 def test_malformed_parameters_are_422(client: TestClient, path: str) -> None:
@@ -94,7 +94,7 @@ def test_malformed_parameters_are_422(client: TestClient, path: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["/api/runs/1/centers/99", "/api/runs/1/probe/99999.png",
-                                  "/api/runs/1/frames/99", "/api/runs/1/frames/1?method=umap"])
+                                  "/api/runs/1/frames/99", "/api/runs/1/frames/1?projection=umap"])
 def test_unknown_epoch_or_sample_is_404(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404 and "detail" in response.json()
@@ -145,13 +145,14 @@ def test_probe_and_thumbnails_are_the_stored_samples(client: TestClient, session
 
 
 def test_frames_decode_to_the_stored_projections(client: TestClient, sessions) -> None:
-    response = client.get("/api/runs/1/frames?method=pca")
+    response = client.get("/api/runs/1/frames?projection=pca")
     frames = Frames.model_validate(response.json())
     assert (frames.epochs, frames.pending) == ([1, 2, 3], [])
     with sessions() as session:
         for frame in frames.frames:
             stored = session.scalars(select(Projection).where(
-                Projection.run_id == 1, Projection.epoch == frame.epoch, Projection.method == "pca")).one()
+                Projection.run_id == 1, Projection.epoch == frame.epoch, Projection.projection == "pca",
+            )).one()
             snapshot = session.get(EmbeddingSnapshot, (1, frame.epoch))
             assert frame.status == "ok" and frame.trustworthiness == stored.trustworthiness
             assert np.array_equal(decode_typed(frame.points), stored.points)
@@ -163,7 +164,7 @@ def test_frames_decode_to_the_stored_projections(client: TestClient, sessions) -
 
 def test_one_frame_is_cached_once_its_run_has_finished(client: TestClient) -> None:
     everything = client.get("/api/runs/1/frames").json()
-    response = client.get("/api/runs/1/frames/2?method=pca")
+    response = client.get("/api/runs/1/frames/2?projection=pca")
     assert response.json() == everything["frames"][1]
     assert response.headers["cache-control"] == IMMUTABLE
 
@@ -179,13 +180,13 @@ def test_frames_of_a_running_run_are_not_cached(client: TestClient, sessions) ->
     assert response.status_code == 200 and "cache-control" not in response.headers
 
 
-def test_frames_list_pending_epochs_of_other_methods(client: TestClient) -> None:
-    body = client.get("/api/runs/1/frames?method=umap").json()
+def test_frames_list_pending_epochs_of_other_projections(client: TestClient) -> None:
+    body = client.get("/api/runs/1/frames?projection=umap").json()
     assert (body["frames"], body["pending"]) == ([], [1, 2, 3])
 
 
 def test_compare_aligns_the_second_run_to_the_first(client: TestClient) -> None:
-    body = Comparison.model_validate(client.get("/api/compare?runs=1,2&method=pca").json())
+    body = Comparison.model_validate(client.get("/api/compare?runs=1,2&projection=pca").json())
     own = {run_id: Frames.model_validate(client.get(f"/api/runs/{run_id}/frames").json())
            for run_id in (1, 2)}
     assert body.reference == 1 and [run.id for run in body.runs] == [1, 2]
@@ -228,12 +229,12 @@ def test_csv_export_has_a_row_per_epoch(client: TestClient) -> None:
 
 
 def test_html_export_is_a_self_contained_animation(client: TestClient) -> None:
-    response = client.get("/api/runs/1/export.html?method=pca")
+    response = client.get("/api/runs/1/export.html?projection=pca")
     page = response.text
     assert response.headers["content-type"].startswith("text/html")
     assert "<script src=" not in page and "Plotly.newPlot" in page and '"bdata"' in page
     assert all(f'"name": "{epoch}"' in page or f'"name":"{epoch}"' in page for epoch in (1, 2, 3))
-    assert client.get("/api/runs/1/export.html?method=umap").status_code == 404
+    assert client.get("/api/runs/1/export.html?projection=umap").status_code == 404
 
 
 @pytest.fixture

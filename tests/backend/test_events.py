@@ -52,12 +52,12 @@ def test_watcher_reports_new_runs_epochs_frames_rewrites_and_status_changes(empt
         session.add(run)
         session.flush()
         session.add(_epoch(run.id, 1))
-        session.add(Projection(run_id=run.id, epoch=1, method="pca", points=np.zeros((3, 2), np.float32),
+        session.add(Projection(run_id=run.id, epoch=1, projection="pca", points=np.zeros((3, 2), np.float32),
                                centers=np.zeros((2, 2), np.float32)))
     events = [(event.event, event.data) for event in watcher.poll()]
     assert events == [("run", {"run_id": run.id, "status": "running"}),
                       ("epoch", {"run_id": run.id, "epoch": 1}),
-                      ("frame", {"run_id": run.id, "epoch": 1, "method": "pca"})]
+                      ("frame", {"run_id": run.id, "epoch": 1, "projection": "pca"})]
     assert watcher.poll() == []
     with sessions.begin() as session:
         session.get(Run, run.id).status = "completed"
@@ -65,7 +65,7 @@ def test_watcher_reports_new_runs_epochs_frames_rewrites_and_status_changes(empt
         frame.points, frame.created_at = np.ones((3, 2), np.float32), utcnow()
     assert [(event.event, event.data) for event in watcher.poll()] == [
         ("run", {"run_id": run.id, "status": "completed"}),
-        ("frame", {"run_id": run.id, "epoch": 1, "method": "pca"})]
+        ("frame", {"run_id": run.id, "epoch": 1, "projection": "pca"})]
     engine.dispose()
 
 

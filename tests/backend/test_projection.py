@@ -1,4 +1,4 @@
-"""Projection math on synthetic and real data: quality, alignment, stability, clear errors."""
+"""Projection math on synthetic and real data: quality, alignment, stability, clear errors, the registry."""
 
 from __future__ import annotations
 
@@ -8,14 +8,26 @@ from sklearn.datasets import load_digits, make_blobs
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from backend import projection
-from backend.projection import ProjectionError, align_to_reference, fit_pca, fit_similarity
+from backend.projections import (
+    PROJECTIONS,
+    Projection,
+    ProjectionError,
+    UnknownProjection,
+    align_to_reference,
+    fit_similarity,
+    get_projection,
+    register_projection,
+)
+from backend.projections.neighbours import nearest_neighbours
+from backend.projections.pca import fit_pca
+
+pca, umap = get_projection("pca"), get_projection("umap")
 
 
 @pytest.fixture(scope="session")
 def warm_umap() -> None:
     """numba compiles umap-learn once per process (tens of seconds); every UMAP test shares it."""
-    projection.warm_up()
+    umap.warm_up()
 
 
 def clustered_epochs(epochs: int = 3, points: int = 400, dims: int = 32) -> tuple[list, list, np.ndarray]:
@@ -35,10 +47,10 @@ def random_similarity_copy(layout: np.ndarray) -> np.ndarray:
     return 3.5 * layout @ rotation @ reflection + np.array([10.0, -4.0])
 
 
-@pytest.mark.parametrize("method", ["pca", "umap"])
-def test_layouts_of_clustered_data_are_trustworthy(method: str, warm_umap: None) -> None:
+@pytest.mark.parametrize("name", ["pca", "umap"])
+def test_layouts_of_clustered_data_are_trustworthy(name: str, warm_umap: None) -> None:
     features, centers, labels = clustered_epochs()
-    frames = getattr(projection, method)(features, centers)
+    frames = get_projection(name).run_frames(features, centers)
     assert len(frames) == 3
     for index, frame in enumerate(frames):
         assert frame.points.shape == (400, 2) and frame.points.dtype == np.float32
@@ -81,13 +93,13 @@ def test_warm_started_umap_moves_points_far_less_than_independent_umap(warm_umap
     rows = np.random.default_rng(0).choice(len(digits.target), 600, replace=False)
     features, labels = digits.data[rows].astype(np.float32), digits.target[rows]
     centers = np.stack([features[labels == k].mean(axis=0) for k in range(10)])
-    first = projection.umap_frame(features, centers, None)
+    first = umap.frame(features, centers)
     warm, independent = [], []
     for seed in (1, 2):
         noise = np.random.default_rng(seed).normal(scale=0.01 * features.std(), size=features.shape)
         nearly_same = (features + noise).astype(np.float32)
-        warm.append(projection.umap_frame(nearly_same, centers, first.points).procrustes_residual)
-        fresh = projection.umap_frame(nearly_same, centers, None)
+        warm.append(umap.frame(nearly_same, centers, first.points).procrustes_residual)
+        fresh = umap.frame(nearly_same, centers)
         independent.append(fit_similarity(fresh.points, first.points)[1])
     assert np.mean(independent) >= 3 * np.mean(warm), (warm, independent)
 
@@ -105,7 +117,7 @@ def test_fit_pca_streams_epochs_into_the_pca_of_all_of_them_stacked() -> None:
 
 def test_pca_frames_share_one_basis_and_report_residuals() -> None:
     features, centers, _ = clustered_epochs()
-    frames = projection.pca(features, centers)
+    frames = pca.run_frames(features, centers)
     basis = fit_pca(features)
     for frame, epoch_features, epoch_centers in zip(frames, features, centers):
         np.testing.assert_array_equal(frame.points, basis.transform(epoch_features))
@@ -115,7 +127,7 @@ def test_pca_frames_share_one_basis_and_report_residuals() -> None:
 
 def test_exact_nearest_neighbours_match_scikit_learn() -> None:
     features = np.random.default_rng(0).normal(size=(1500, 24)).astype(np.float32) + 50
-    indices, distances = projection.nearest_neighbours(features, 8)
+    indices, distances = nearest_neighbours(features, 8)
     expected_distances, expected_indices = NearestNeighbors(n_neighbors=8).fit(features).kneighbors(features)
     assert (indices[:, 0] == np.arange(1500)).all() and (distances[:, 0] == 0).all()
     assert (indices == expected_indices).mean() > 0.999
@@ -125,16 +137,51 @@ def test_exact_nearest_neighbours_match_scikit_learn() -> None:
 def test_too_few_or_broken_inputs_raise_one_line_reasons(warm_umap: None) -> None:
     few = np.random.default_rng(0).normal(size=(10, 8)).astype(np.float32)
     with pytest.raises(ProjectionError, match="more probe points than n_neighbors=15; this run has 10"):
-        projection.umap_frame(few, few[:2], None)
+        umap.frame(few, few[:2])
     broken = few.copy()
     broken[3, 3] = np.inf
     with pytest.raises(ProjectionError, match="NaN or infinite"):
-        projection.pca_frame(fit_pca([few]), broken, few[:2], None)
+        pca.frame(broken, few[:2], None, fit_pca([few]))
     with pytest.raises(ProjectionError, match="at least one epoch"):
-        projection.pca([], [])
+        fit_pca([broken])
     with pytest.raises(ProjectionError, match="need one or more epochs"):
-        projection.umap([], [])
+        umap.run_frames([], [])
     with pytest.raises(ProjectionError, match="do not fit"):
-        projection.pca_frame(fit_pca([few]), few, few[:2, :4], None)
-    small = projection.pca([few], [few[:2]])[0]
+        pca.frame(few, few[:2, :4], None, fit_pca([few]))
+    with pytest.raises(ProjectionError, match=r"previous layout has shape \(9, 2\), expected \(10, 2\)"):
+        pca.frame(few, few[:2], few[:9, :2])
+    small = pca.run_frames([few], [few[:2]])[0]
     assert small.points.shape == (10, 2) and small.trustworthiness is not None
+
+
+def test_the_registry_lists_pca_first_and_names_what_it_has() -> None:
+    assert list(PROJECTIONS)[:2] == ["pca", "umap"]
+    assert (pca.linear, umap.linear, umap.aligned) == (True, False, True)
+    with pytest.raises(UnknownProjection, match=r"unknown projection 'tsne' \(choose from pca, umap"):
+        get_projection("tsne")
+
+
+def test_a_new_projection_is_one_class_and_gets_residuals_trustworthiness_and_hashes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("backend.projections.registry.PROJECTIONS", dict(PROJECTIONS))
+
+    @register_projection
+    class Reversed(Projection):
+        name, label, description = "reversed", "Reversed", "the last two feature dimensions"
+
+        def layout(self, features, centers, previous, fitted):
+            return features[:, -2:], centers[:, -2:]
+
+    features, centers, _ = clustered_epochs()
+    frames = get_projection("reversed").run_frames(features, centers)
+    np.testing.assert_array_equal(frames[1].points, features[1][:, -2:])
+    assert frames[0].procrustes_residual is None and 0 <= frames[1].procrustes_residual < 1
+    assert 0 < frames[1].trustworthiness <= 1
+    chain = get_projection("reversed").input_hashes(1, [1, 2, 3], finished=False)
+    assert chain[2] == get_projection("reversed").input_hashes(1, [1, 2], finished=True)[2]
+    assert chain[2] != get_projection("reversed").input_hashes(1, [0, 2], finished=True)[2], "a chain"
+    with pytest.raises(ValueError, match="already registered"):
+        register_projection(type("Other", (Reversed,), {}))
+    with pytest.raises(TypeError, match="needs a non-empty string 'label'"):
+        register_projection(type("Unlabelled", (Reversed,), {"name": "unlabelled", "label": ""}))

@@ -61,10 +61,10 @@ def wait_for(server: LiveServer, condition: Callable[[], bool], seconds: float, 
     raise AssertionError(f"{state} waiting for {what}:\n{server.log.read_text()[-4000:]}")
 
 
-def all_frames_projected(server: LiveServer, method: str) -> bool:
-    """Whether every epoch of every run has a frame of ``method``."""
+def all_frames_projected(server: LiveServer, projection: str) -> bool:
+    """Whether every epoch of every run has a frame of ``projection``."""
     for run_id in server.run_ids:
-        frames = server.get(f"/api/runs/{run_id}/frames?method={method}")
+        frames = server.get(f"/api/runs/{run_id}/frames?projection={projection}")
         if frames["pending"] or len(frames["frames"]) < server.epochs:
             return False
     return True
