@@ -66,13 +66,37 @@ def test_collapse_metrics_fall_as_clusters_tighten() -> None:
         assert values[0] > values[1] > values[2], name
 
 
-def test_nearest_class_and_distances() -> None:
-    features, labels = gaussian_clusters(spread=0.1)
-    got = feature_metrics(torch.tensor(features), torch.tensor(labels), 4)
-    distances = got["center_distances"].numpy()
-    assert np.allclose(np.diag(distances), 0) and np.allclose(distances, distances.T)
-    masked = distances + np.diag([np.inf] * 4)
-    np.testing.assert_array_equal(got["nearest_class"].numpy(), masked.argmin(1))
+def test_nearest_class_and_distances_on_known_centers() -> None:
+    # class means (0,0), (1,0), (3,0), (3,4): nearest of each is 1, 0, 1, 2 at 1, 1, 2, 4
+    means = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [3.0, 4.0]])
+    offsets = np.array([[0.1, 0.2], [-0.3, 0.05], [0.02, -0.4]])
+    features, labels = [], []
+    for k, mean in enumerate(means):  # class k: k + 1 pairs of points mirrored about its mean
+        pairs = offsets[np.arange(k + 1) % len(offsets)] * (k + 1)
+        features += [mean + pairs, mean - pairs]
+        labels += [k] * (2 * (k + 1))
+    got = feature_metrics(torch.tensor(np.concatenate(features)), torch.tensor(labels), 4)
+    np.testing.assert_allclose(got["class_means"].numpy(), means, atol=1e-12)
+    assert got["nearest_class"].tolist() == [1, 0, 1, 2]
+    np.testing.assert_allclose(got["nearest_distance"].numpy(), [1.0, 1.0, 2.0, 4.0], rtol=1e-12)
+    expected = np.linalg.norm(means[:, None] - means[None], axis=2)
+    np.testing.assert_allclose(got["center_distances"].numpy(), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_nearest_class_and_distances_match_numpy_on_uneven_clusters() -> None:
+    rng = np.random.default_rng(3)
+    classes, dim = 6, 5
+    labels = np.repeat(np.arange(classes), rng.integers(5, 40, size=classes))
+    features = rng.normal(size=(classes, dim))[labels] * 3 + rng.normal(size=(len(labels), dim))
+    got = feature_metrics(torch.tensor(features), torch.tensor(labels), classes)
+    means = np.stack([features[labels == k].mean(axis=0) for k in range(classes)])
+    distances = np.sqrt(((means[:, None] - means[None]) ** 2).sum(axis=2))
+    others = distances + np.diag(np.full(classes, np.inf))
+    nearest = others.argmin(axis=1)
+    assert len(set(nearest.tolist())) > 2, "a data set where every class has the same neighbour tests little"
+    assert got["nearest_class"].tolist() == nearest.tolist()
+    np.testing.assert_allclose(got["nearest_distance"].numpy(), others.min(axis=1), rtol=1e-10)
+    np.testing.assert_allclose(got["center_distances"].numpy(), distances, rtol=1e-10, atol=1e-10)
 
 
 def test_nc4_is_one_for_well_separated_clusters() -> None:
