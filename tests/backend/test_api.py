@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import JSON, Float, select
 
 from backend.arrays import decode_typed
-from backend.projections import align_to_reference
-from backend.schemas import Comparison, EpochSeries, Frames, TypedArray
+from backend.schemas import Comparison, Frames, TypedArray
 from store import ClassEpoch, EmbeddingSnapshot, Epoch, ProbeSample, Projection, Run, create_db_engine
 from store import session_factory as make_sessions
+from store.engine import open_sessions
 from tests.backend.api_support import copy_database, make_app, project
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -100,23 +100,84 @@ def test_unknown_epoch_or_sample_is_404(client: TestClient, path: str) -> None:
     assert response.status_code == 404 and "detail" in response.json()
 
 
-def test_epochs_are_the_stored_series(client: TestClient, sessions) -> None:
-    body = client.get("/api/runs/1/epochs").json()
-    with sessions() as session:
-        rows = session.scalars(select(Epoch).where(Epoch.run_id == 1).order_by(Epoch.epoch)).all()
-    assert set(body) == set(EpochSeries.model_fields)
-    for name, values in body.items():
-        assert values == [getattr(row, name) for row in rows], name
+CLASSES = 4
+CLASS_FIELDS = ("within_class_variance", "center_norm", "nearest_distance", "test_accuracy")
 
 
-def test_classes_are_epoch_by_class_tables(client: TestClient, sessions) -> None:
+def written_value(run_id: int, epoch: int, field: int, class_index: int = 0) -> float:
+    """A value no other (run, epoch, field, class) has: a swapped, misordered or foreign value shows."""
+    return run_id * 10_000 + epoch * 1_000 + field * 10 + class_index + 0.25
+
+
+def written_epoch(run_id: int, epoch: int) -> dict[str, object]:
+    """Known unique values for every float (metric) and JSON column of an ``epochs`` row."""
+    values: dict[str, object] = {}
+    for field, column in enumerate(Epoch.__table__.columns):
+        if isinstance(column.type, Float):
+            values[column.name] = written_value(run_id, epoch, field)
+        elif isinstance(column.type, JSON):
+            values[column.name] = {"part": written_value(run_id, epoch, field)}
+    return {**values, "train_distill": None}
+
+
+@pytest.fixture
+def written(db_url: str) -> Iterator[TestClient]:
+    """Two runs whose epoch and class rows hold known unique values, written out of epoch order."""
+    sessions = open_sessions(db_url)
+    with sessions.begin() as session:
+        runs = [Run(name=f"written-{k}", method="ce", dataset="digits", model="small_cnn", config={}, seed=k,
+                    epochs_planned=3, status="completed", num_classes=CLASSES,
+                    class_names=[f"class {c}" for c in range(CLASSES)]) for k in (1, 2)]
+        session.add_all(runs)
+        session.flush()
+        for epoch in (3, 1, 2):
+            for run in runs:
+                session.add(Epoch(run_id=run.id, epoch=epoch, **written_epoch(run.id, epoch)))
+                session.add_all(ClassEpoch(
+                    run_id=run.id, epoch=epoch, class_index=c, nearest_class=(c + epoch) % CLASSES,
+                    **{name: written_value(run.id, epoch, i, c) for i, name in enumerate(CLASS_FIELDS)},
+                ) for c in range(CLASSES))
+    with TestClient(make_app(db_url)) as client:
+        yield client
+
+
+def test_epochs_are_the_written_rows_in_epoch_order(written: TestClient) -> None:
+    for run_id in (1, 2):
+        body = written.get(f"/api/runs/{run_id}/epochs").json()
+        expected = [written_epoch(run_id, epoch) for epoch in (1, 2, 3)]
+        assert body.pop("epoch") == [1, 2, 3]
+        missing = set(expected[0]) - set(body) - {"record_seconds"}
+        assert not missing, f"columns missing from the epochs response: {sorted(missing)}"
+        for name, series in body.items():
+            assert name in expected[0], f"no check for the epochs field {name}"
+            assert series == [row[name] for row in expected], name
+
+
+def test_classes_are_the_written_rows_by_epoch_and_class(written: TestClient) -> None:
+    for run_id in (1, 2):
+        expected = {
+            "epoch": [1, 2, 3],
+            "class_names": [f"class {c}" for c in range(CLASSES)],
+            "nearest_class": [[(c + epoch) % CLASSES for c in range(CLASSES)] for epoch in (1, 2, 3)],
+            **{name: [[written_value(run_id, epoch, i, c) for c in range(CLASSES)] for epoch in (1, 2, 3)]
+               for i, name in enumerate(CLASS_FIELDS)},
+        }
+        assert written.get(f"/api/runs/{run_id}/classes").json() == expected
+
+
+def test_nearest_classes_are_those_of_the_stored_centers(client: TestClient, sessions) -> None:
     body = client.get("/api/runs/1/classes").json()
+    assert body["epoch"] == [1, 2, 3] and body["class_names"] == [str(digit) for digit in range(10)]
     with sessions() as session:
-        rows = session.scalars(select(ClassEpoch).where(ClassEpoch.run_id == 1)).all()
-    assert body["epoch"] == [1, 2, 3] and len(body["class_names"]) == 10
-    for row in rows:
-        for name in ("within_class_variance", "nearest_class", "nearest_distance", "test_accuracy"):
-            assert body[name][row.epoch - 1][row.class_index] == getattr(row, name)
+        for row, epoch in enumerate(body["epoch"]):
+            centers = session.get(EmbeddingSnapshot, (1, epoch)).class_centers.astype(np.float64)
+            distances = np.linalg.norm(centers[:, None] - centers[None], axis=2) + np.diag([np.inf] * 10)
+            assert body["nearest_class"][row] == distances.argmin(axis=1).tolist()
+            np.testing.assert_allclose(body["nearest_distance"][row], distances.min(axis=1), rtol=1e-5)
+            query = select(ClassEpoch).where(ClassEpoch.run_id == 1, ClassEpoch.epoch == epoch)
+            stored = session.scalars(query.order_by(ClassEpoch.class_index)).all()
+            for name in (*CLASS_FIELDS, "nearest_class"):
+                assert body[name][row] == [getattr(stored_row, name) for stored_row in stored], name
 
 
 def test_centers_decode_to_the_stored_arrays(client: TestClient, sessions) -> None:
@@ -185,22 +246,64 @@ def test_frames_list_pending_epochs_of_other_projections(client: TestClient) -> 
     assert (body["frames"], body["pending"]) == ([], [1, 2, 3])
 
 
+def least_squares_similarity(source: np.ndarray, target: np.ndarray):
+    """The scale, orthogonal map and shift taking ``source`` closest to ``target`` (Umeyama 1991, via SVD)."""
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    centred = source - source_mean
+    u, singular, vt = np.linalg.svd(centred.T @ (target - target_mean))
+    scale = singular.sum() / np.sum(centred**2)
+    return lambda points: scale * (points - source_mean) @ (u @ vt) + target_mean
+
+
+def frames_of(client: TestClient, url: str) -> dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """(points, centers) by run and epoch of a comparison response."""
+    body = Comparison.model_validate(client.get(url).json())
+    return {run: {frame.epoch: (decode_typed(frame.points), decode_typed(frame.centers))
+                  for frame in frames.frames} for run, frames in body.frames.items()}
+
+
 def test_compare_aligns_the_second_run_to_the_first(client: TestClient) -> None:
     body = Comparison.model_validate(client.get("/api/compare?runs=1,2&projection=pca").json())
     own = {run_id: Frames.model_validate(client.get(f"/api/runs/{run_id}/frames").json())
            for run_id in (1, 2)}
     assert body.reference == 1 and [run.id for run in body.runs] == [1, 2]
     assert body.frames["1"] == own[1] and body.epochs["2"].epoch == [1, 2, 3]
-    points = {run_id: {frame.epoch: decode_typed(frame.points) for frame in own[run_id].frames}
+    points = {run_id: np.concatenate([decode_typed(frame.points) for frame in own[run_id].frames])
               for run_id in (1, 2)}
-    similarity = align_to_reference(points[1], points[2])
-    for frame, original in zip(body.frames["2"].frames, own[2].frames):
-        assert np.array_equal(decode_typed(frame.points), similarity.apply(points[2][frame.epoch]))
-        assert np.array_equal(decode_typed(frame.centers), similarity.apply(decode_typed(original.centers)))
+    expected = least_squares_similarity(points[2].astype(np.float64), points[1].astype(np.float64))
+    spread = np.abs(points[1]).max()
+    for frame, original in zip(body.frames["2"].frames, own[2].frames, strict=True):
+        for name in ("points", "centers"):
+            np.testing.assert_allclose(decode_typed(getattr(frame, name)),
+                                       expected(decode_typed(getattr(original, name))), atol=1e-5 * spread)
         assert frame.predictions == original.predictions
-    aligned = decode_typed(body.frames["2"].frames[-1].points)
-    before = np.abs(points[2][3] - points[1][3]).mean()
-    assert np.abs(aligned - points[1][3]).mean() <= before
+    aligned = np.concatenate([decode_typed(frame.points) for frame in body.frames["2"].frames])
+    assert np.sum((aligned - points[1]) ** 2) < np.sum((points[2] - points[1]) ** 2)
+
+
+@pytest.mark.parametrize("mirror", [1, -1], ids=["rotated", "rotated-and-reflected"])
+def test_compare_undoes_a_known_rotation_scale_and_shift(db: str, tmp_path: Path, mirror: int) -> None:
+    url = copy_database(db, tmp_path)
+    cos, sin = np.cos(0.7), np.sin(0.7)
+    rotation = np.array([[cos, -sin], [sin, cos]]) @ np.diag([1, mirror])
+    shift = np.array([5.0, -2.0])
+
+    def move(points: np.ndarray) -> np.ndarray:
+        return (3.0 * points.astype(np.float64) @ rotation + shift).astype(np.float32)
+
+    with open_sessions(url).begin() as session:  # run 2's frames become a moved copy of run 1's
+        first = {row.epoch: row for row in session.scalars(select(Projection).where(Projection.run_id == 1))}
+        for row in session.scalars(select(Projection).where(Projection.run_id == 2)):
+            row.points, row.centers = move(first[row.epoch].points), move(first[row.epoch].centers)
+    with TestClient(make_app(url)) as client:
+        onto_first = frames_of(client, "/api/compare?runs=1,2&projection=pca")
+        onto_second = frames_of(client, "/api/compare?runs=2,1&projection=pca")
+    for epoch, (points, centers) in onto_first["1"].items():
+        spread = np.abs(points).max()
+        np.testing.assert_allclose(onto_first["2"][epoch][0], points, atol=1e-5 * spread)
+        np.testing.assert_allclose(onto_first["2"][epoch][1], centers, atol=1e-5 * spread)
+        np.testing.assert_allclose(onto_second["2"][epoch][0], move(points), atol=3e-5 * spread)
+        np.testing.assert_allclose(onto_second["1"][epoch][0], move(points), atol=3e-5 * spread)
 
 
 def test_compare_refuses_runs_on_another_dataset_or_probe(client: TestClient, sessions) -> None:
