@@ -7,13 +7,14 @@ Builds a small synthetic database (bench/api_latency.py's builder), starts ``cen
 keep-alive connection, first with no stream open, then with ``--streams`` subscribers (spread
 over client addresses 127.0.0.2.. so the per-client cap of 8 does not refuse them; each thread
 reads its stream to the end). Then it opens 10 more streams than the server allows and counts
-the 503s. Prints medians and p95s in milliseconds. (Run from an older checkout, the same script
-measures a server without the shared poller and the caps.)
+the 503s. Prints medians and p95s in milliseconds, and the server's CPU share while idle. (Run
+from an older checkout, the same script measures a server without the shared poller and caps.)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -75,6 +76,17 @@ class Streams:
                 self.opened.release()
 
 
+def cpu_share(pid: int, seconds: float) -> float:
+    """The share of one core that process ``pid`` used over the next ``seconds`` (Linux /proc)."""
+    def cpu_seconds() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    start = cpu_seconds()
+    time.sleep(seconds)
+    return (cpu_seconds() - start) / seconds
+
+
 def describe(latencies: list[float]) -> str:
     """Median and p95 in milliseconds."""
     p95 = statistics.quantiles(latencies, n=20)[-1]
@@ -99,13 +111,15 @@ def main(argv: list[str] | None = None) -> int:
         with httpx.Client(base_url=base, timeout=60) as client:
             wait_until_up(client)
         timed_gets(base, "/api/runs/1", 20)  # warm up
-        print(f"GET /api/runs/1, {args.requests} sequential requests:")
-        print(f"  0 open streams:  {describe(timed_gets(base, '/api/runs/1', args.requests))}")
+        print(f"GET /api/runs/1, {args.requests} sequential requests; server CPU over 5 idle seconds:")
+        idle = cpu_share(server.pid, 5)
+        latencies = timed_gets(base, "/api/runs/1", args.requests)
+        print(f"  0 open streams:  {describe(latencies)}; CPU {idle:.1%}")
         streams = Streams(base, args.streams)
-        time.sleep(3)  # a few polls
+        busy = cpu_share(server.pid, 5)
         latencies = timed_gets(base, "/api/runs/1", args.requests)
         opened = streams.statuses.count(200)
-        print(f"  {opened} open streams: {describe(latencies)}")
+        print(f"  {opened} open streams: {describe(latencies)}; CPU {busy:.1%}")
         extra = Streams(base, PER_SERVER + 10 - opened, first_address=3 + args.streams // PER_CLIENT)
         print(f"  {len(extra.statuses)} more streams asked for: {extra.statuses.count(200)} opened, "
               f"{extra.statuses.count(503)} refused with 503")
