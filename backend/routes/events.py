@@ -77,18 +77,22 @@ class EventHub:
         self.poll_seconds = poll_seconds
         self.queues: set[asyncio.Queue[list[ServerSentEvent]]] = set()
         self.poller: asyncio.Task[None] | None = None
-        self.starting = asyncio.Lock()
+        self.watching: asyncio.Future[None] | None = None  # done once the poller has its baseline
 
     async def subscribe(self) -> asyncio.Queue[list[ServerSentEvent]]:
         """A queue that receives the events of every poll from now on (starts the poller if idle)."""
-        async with self.starting:
-            loop = asyncio.get_running_loop()
-            if self.poller is None or self.poller.done() or self.poller.get_loop() is not loop:
-                watcher = await anyio.to_thread.run_sync(StoreWatcher, self.sessions)
-                self.poller = loop.create_task(self.poll_forever(watcher), name="centerlens-events")
-            queue: asyncio.Queue[list[ServerSentEvent]] = asyncio.Queue(BACKLOG_POLLS)
-            self.queues.add(queue)
-            return queue
+        queue: asyncio.Queue[list[ServerSentEvent]] = asyncio.Queue(BACKLOG_POLLS)
+        self.queues.add(queue)
+        loop = asyncio.get_running_loop()
+        if self.poller is None or self.poller.done() or self.poller.get_loop() is not loop:
+            self.watching = loop.create_future()
+            self.poller = loop.create_task(self.poll_forever(self.watching), name="centerlens-events")
+        try:
+            await asyncio.shield(self.watching)
+        except BaseException:
+            self.unsubscribe(queue)
+            raise
+        return queue
 
     def unsubscribe(self, queue: asyncio.Queue[list[ServerSentEvent]]) -> None:
         """Stop feeding ``queue``; the poller stops with the last one."""
@@ -97,8 +101,17 @@ class EventHub:
             self.poller.cancel()
             self.poller = None
 
-    async def poll_forever(self, watcher: StoreWatcher) -> None:
-        """Poll every ``poll_seconds`` and hand non-empty results to every queue (until cancelled)."""
+    async def poll_forever(self, watching: asyncio.Future[None]) -> None:
+        """Note what the store holds now, then every ``poll_seconds`` hand what changed to every queue."""
+        try:
+            watcher = await anyio.to_thread.run_sync(StoreWatcher, self.sessions)
+        except asyncio.CancelledError:
+            watching.cancel()
+            raise
+        except Exception as error:  # the database cannot be read: the waiting streams fail with it
+            watching.set_exception(error)
+            return
+        watching.set_result(None)
         while True:
             await anyio.sleep(self.poll_seconds)
             try:
