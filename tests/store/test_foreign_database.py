@@ -47,7 +47,7 @@ def tables(path: Path) -> set[str]:
 
 def refused_in_one_line(path: Path, message: str, commands=COMMANDS) -> None:
     for command in commands:
-        result = centerlens(*command, "--db", str(path), check=False)
+        result = centerlens(*command, "--db", str(path), check=False, timeout=180)
         assert result.returncode == 2, (command, result.stderr)
         assert result.stderr.count("\n") == 1 and message in result.stderr, (command, result.stderr)
 
@@ -61,7 +61,8 @@ def test_another_programs_database_is_refused_and_left_byte_identical(tmp_path: 
     before = other_programs_database(path)
     with pytest.raises(ForeignDatabase, match="belongs to another program"):
         open_sessions(path)
-    refused_in_one_line(path, "belongs to another program (its tables: customers)")
+    serve = ("serve", "--port", "8799", "--no-projector")
+    refused_in_one_line(path, "belongs to another program (its tables: customers)", (*COMMANDS, serve))
     assert path.read_bytes() == before and no_sidecar_files(path)
 
 
