@@ -29,6 +29,15 @@ def stopped(prog: str, error: Exception) -> int:
     return 1
 
 
+def add_adopt_flag(parser: argparse.ArgumentParser) -> None:
+    """``--adopt-database``: the one way to put centerlens's tables into another program's database."""
+    parser.add_argument(
+        "--adopt-database",
+        action="store_true",
+        help="add centerlens's tables to a database that already holds another program's tables",
+    )
+
+
 def train_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="centerlens train",
@@ -41,6 +50,7 @@ def train_parser() -> argparse.ArgumentParser:
         "--resume", type=int, metavar="RUN_ID", help="continue run RUN_ID of --db from its last checkpoint"
     )
     add_config_arguments(parser)
+    add_adopt_flag(parser)
     return parser
 
 
@@ -96,7 +106,7 @@ def train_main(argv: list[str]) -> int:
         check_database_target(config.db)
         check_checkpoint_dir(config.db, config.checkpoint_dir)
         setup = prepare(config)
-        sessions = open_store(config.db)
+        sessions = open_store(config.db, adopt=args.adopt_database)
     except ConfigError as error:
         return fail("centerlens train", str(error))
     try:
@@ -144,6 +154,7 @@ def queue_parser() -> OneLineParser:
     parser.add_argument("--cancel", type=int, metavar="RUN_ID", help="cancel a queued or running run")
     parser.add_argument("--config", help="YAML file of one run's settings (keys as the flags below)")
     add_config_arguments(parser)
+    add_adopt_flag(parser)
     return parser
 
 
@@ -164,7 +175,7 @@ def queue_main(argv: list[str]) -> int:
             )
             return 0
         suites = [load_suite(path) for path in args.suites] or [(None, [config_from_args(args)])]
-        sessions = open_store(db)
+        sessions = open_store(db, adopt=args.adopt_database)
         for name, configs in suites:
             with sessions.begin() as session:
                 runs = queue_runs(session, configs, suite=name, force=args.force)
@@ -226,11 +237,7 @@ def worker_parser() -> OneLineParser:
         "(default: $CENTERLENS_CHECKPOINT_DIR, else DB_FILE.checkpoints/); a queued run's own "
         "checkpoint_dir is ignored",
     )
-    parser.add_argument(
-        "--adopt-database",
-        action="store_true",
-        help="add centerlens's tables to a database that already holds another program's tables",
-    )
+    add_adopt_flag(parser)
     return parser
 
 
