@@ -27,7 +27,7 @@ from store import ClassEpoch, EmbeddingSnapshot, Epoch, ProbeSample, Run, RunSta
 from store.models import STALE_AFTER_SECONDS
 
 FINAL_METRICS = tuple(FinalMetrics.model_fields)
-EPOCH_METRICS = tuple(EpochSeries.model_fields)
+EPOCH_METRICS = tuple(EpochSeries.model_fields)  # epoch, every declared metric, loss_parts
 CLASS_METRICS = ("within_class_variance", "nearest_class", "nearest_distance", "test_accuracy", "center_norm")
 
 
