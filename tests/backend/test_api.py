@@ -282,28 +282,37 @@ def test_compare_aligns_the_second_run_to_the_first(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("mirror", [1, -1], ids=["rotated", "rotated-and-reflected"])
-def test_compare_undoes_a_known_rotation_scale_and_shift(db: str, tmp_path: Path, mirror: int) -> None:
-    url = copy_database(db, tmp_path)
+def test_compare_undoes_a_known_rotation_scale_and_shift(db_url: str, mirror: int) -> None:
     cos, sin = np.cos(0.7), np.sin(0.7)
     rotation = np.array([[cos, -sin], [sin, cos]]) @ np.diag([1, mirror])
-    shift = np.array([5.0, -2.0])
 
     def move(points: np.ndarray) -> np.ndarray:
-        return (3.0 * points.astype(np.float64) @ rotation + shift).astype(np.float32)
+        return (3.0 * points.astype(np.float64) @ rotation + np.array([5.0, -2.0])).astype(np.float32)
 
-    with open_sessions(url).begin() as session:  # run 2's frames become a moved copy of run 1's
-        first = {row.epoch: row for row in session.scalars(select(Projection).where(Projection.run_id == 1))}
-        for row in session.scalars(select(Projection).where(Projection.run_id == 2)):
-            row.points, row.centers = move(first[row.epoch].points), move(first[row.epoch].centers)
-    with TestClient(make_app(url)) as client:
+    rng = np.random.default_rng(4)
+    layouts = {epoch: tuple(rng.normal(size=(n, 2)).astype(np.float32) for n in (50, 4))
+               for epoch in (1, 2, 3)}  # 50 probe points and 4 class centers per epoch
+    with open_sessions(db_url).begin() as session:  # run 2's frames are a moved copy of run 1's
+        runs = [Run(name=f"frames-{k}", method="ce", dataset="digits", model="small_cnn", config={}, seed=k,
+                    epochs_planned=3, status="completed") for k in (1, 2)]
+        session.add_all(runs)
+        session.flush()
+        for run, moved in zip(runs, (False, True)):
+            session.add_all(ProbeSample(run_id=run.id, position=i, dataset_index=3 * i, label=i % 4,
+                                        thumbnail=b"") for i in range(50))
+            session.add_all(Projection(run_id=run.id, epoch=epoch, projection="pca", frame="run", status="ok",
+                                       points=move(points) if moved else points,
+                                       centers=move(centers) if moved else centers)
+                            for epoch, (points, centers) in layouts.items())
+    with TestClient(make_app(db_url)) as client:
         onto_first = frames_of(client, "/api/compare?runs=1,2&projection=pca")
         onto_second = frames_of(client, "/api/compare?runs=2,1&projection=pca")
-    for epoch, (points, centers) in onto_first["1"].items():
-        spread = np.abs(points).max()
-        np.testing.assert_allclose(onto_first["2"][epoch][0], points, atol=1e-5 * spread)
-        np.testing.assert_allclose(onto_first["2"][epoch][1], centers, atol=1e-5 * spread)
-        np.testing.assert_allclose(onto_second["2"][epoch][0], move(points), atol=3e-5 * spread)
-        np.testing.assert_allclose(onto_second["1"][epoch][0], move(points), atol=3e-5 * spread)
+    assert sorted(onto_first["2"]) == sorted(onto_second["1"]) == [1, 2, 3]
+    for epoch, (points, centers) in layouts.items():
+        np.testing.assert_allclose(onto_first["2"][epoch][0], points, atol=1e-5)
+        np.testing.assert_allclose(onto_first["2"][epoch][1], centers, atol=1e-5)
+        np.testing.assert_allclose(onto_second["1"][epoch][0], move(points), atol=3e-5)
+        np.testing.assert_allclose(onto_second["1"][epoch][1], move(centers), atol=3e-5)
 
 
 def test_compare_refuses_runs_on_another_dataset_or_probe(client: TestClient, sessions) -> None:

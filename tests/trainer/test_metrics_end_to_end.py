@@ -1,6 +1,6 @@
 """Metrics travel by name end to end: a real digits run's stored metrics, recomputed here in numpy.
 
-A short run is trained in-process and recorded into SQLite; the final model is then evaluated on
+A short run is trained in-process and recorded into a fresh database; the final model is then evaluated on
 the whole test split again (evaluation is deterministic) and every metric of the last ``epochs``
 row, every per-class row and the embedding snapshot are recomputed from those features, logits and
 labels with the numpy code below, written from the definitions (``trainer/metrics.py``'s docstring,
@@ -174,7 +174,9 @@ def test_training_columns_hold_the_epoch_and_the_schedule(recorded: RecordedRun)
         assert row.epoch_seconds > 0 and row.record_seconds > 0
         assert row.images_per_second * row.epoch_seconds == pytest.approx(train_images, rel=1e-9)
         assert 0 < row.train_accuracy <= 1 and np.isfinite(row.train_loss) and row.train_loss > 0
-        assert row.train_ce == pytest.approx(row.train_loss, rel=1e-6) and row.train_distill is None  # ce
+        # ce's whole loss is its cross-entropy, its only part
+        assert row.train_ce == pytest.approx(row.train_loss, rel=1e-6) and row.train_distill is None
+        assert row.loss_parts == {"ce": pytest.approx(row.train_loss, rel=1e-6)}
 
 
 def test_every_class_row_equals_an_independent_computation(recorded: RecordedRun) -> None:
