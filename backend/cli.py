@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from backend.app import DatabaseUnavailable, create_app, open_database
 from backend.settings import Settings
-from centerlens.argparsing import OneLineParser, fail
+from centerlens.argparsing import OneLineParser, fail, port_number
 from store import database_url, session_factory
 
 EXIT_BAD_INPUT = 2
@@ -23,17 +23,6 @@ EXIT_BAD_INPUT = 2
 SHUTDOWN_GRACE_SECONDS = 2
 # longer than clients keep idle connections (httpx: 5 s), so a client never reuses one being closed
 KEEP_ALIVE_SECONDS = 30
-
-
-def port_number(text: str) -> int:
-    """A TCP port to bind, 1 to 65535 (an argparse type: anything else is a one-line usage error)."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be between 1 and 65535 (got {port})")
-    return port
 
 
 def serve_parser() -> OneLineParser:

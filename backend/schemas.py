@@ -180,10 +180,10 @@ class Comparison(BaseModel):
 
 
 class RequestProblem(BaseModel):
-    """A rejected write: a one-line message (bad run settings, a bad suite file), or FastAPI's list of
-    validation errors (a malformed request: no JSON object, a run id out of range)."""
+    """A rejected write or a malformed request: one line saying what was wrong (the input is never echoed
+    beyond a short excerpt)."""
 
-    detail: str | list[dict[str, Any]]
+    detail: str
 
 
 class Cancellation(BaseModel):

@@ -65,8 +65,8 @@ def path_of(endpoint: str, listed_epochs: list[int], rng: random.Random) -> str:
         "runs": "/api/runs",
         "epochs": "/api/runs/1/epochs",
         "classes": "/api/runs/1/classes",
-        "frames": "/api/runs/1/frames?method=pca",
-        "frame": f"/api/runs/1/frames/{rng.choice(listed_epochs)}?method=pca",
+        "frames": "/api/runs/1/frames?projection=pca",
+        "frame": f"/api/runs/1/frames/{rng.choice(listed_epochs)}?projection=pca",
     }[endpoint]
 
 
@@ -153,7 +153,7 @@ def wait_for(what: str, ready, processes: list[Centerlens], timeout: float = 300
 def has_frame(base: str) -> bool:
     """True once the server lists a PCA frame of run 1."""
     try:
-        response = httpx.get(f"{base}/api/runs/1/frames?method=pca", timeout=10)
+        response = httpx.get(f"{base}/api/runs/1/frames?projection=pca", timeout=10)
     except httpx.HTTPError:
         return False
     return response.status_code == 200 and bool(response.json()["epochs"])

@@ -25,3 +25,14 @@ def fail(prog: str, message: str) -> int:
     """Print a one-line error for ``prog`` and return the bad-input exit code."""
     print(f"{prog}: error: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def port_number(text: str) -> int:
+    """A TCP port to bind, 1 to 65535 (an argparse type: anything else is a one-line usage error)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 1 and 65535 (got {port})")
+    return port

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from centerlens.argparsing import OneLineParser, fail
+from centerlens.argparsing import OneLineParser, fail, port_number
 from store import Run, RunStatus, open_sessions
 from store.queue import QueueError, queue_runs, suite_key
 from store.runconfig import ConfigError
@@ -36,7 +36,7 @@ def demo_parser() -> OneLineParser:
     parser.add_argument("--db", default=str(DEFAULT_DB), help="database path")
     parser.add_argument("--suite", default=str(DEMO_SUITE), help="experiment file to train")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
-    parser.add_argument("--port", type=int, default=8000, help="port to bind")
+    parser.add_argument("--port", type=port_number, default=8000, help="port to bind, 1 to 65535")
     parser.add_argument(
         "--no-train", dest="train", action="store_false", help="only serve what the database already holds"
     )

@@ -83,6 +83,10 @@ def describe_validation(error: ValidationError) -> str:
     return describe_error(error.errors()[0])
 
 
+def _words(name: str) -> str:
+    return name.replace("_", " ")
+
+
 def _bad_text(value: str) -> bool:
     if "\x00" in value:
         return True
@@ -112,10 +116,10 @@ class RunConfigBase(BaseModel):
                 raise ValueError(f"{param.name} must be UTF-8 text without NUL characters")
             if isinstance(param.choices, str) and value not in catalog.choices(param.choices):
                 allowed = ", ".join(catalog.choices(param.choices))
-                raise ValueError(f"unknown {param.name.replace('_', ' ')} {value!r} (choose from {allowed})")
+                raise ValueError(f"unknown {_words(param.name)} {_shown(value)} (choose from {allowed})")
             if isinstance(param.choices, tuple) and value not in param.choices:
                 allowed = ", ".join(param.choices)
-                raise ValueError(f"unknown {param.name.replace('_', ' ')} {value!r} (choose from {allowed})")
+                raise ValueError(f"unknown {_words(param.name)} {_shown(value)} (choose from {allowed})")
         if not self.name:
             self.name = f"{self.method}-{self.dataset}-s{self.seed}"
         if self.model == "auto":  # resolved here so queued runs show their model too

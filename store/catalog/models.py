@@ -5,7 +5,7 @@ from __future__ import annotations
 from store.catalog.base import DatasetSpec, ModelSpec
 
 MODELS = (
-    ModelSpec("small_cnn", "small CNN", "Three conv blocks and a 128-d feature layer; for digits."),
+    ModelSpec("small_cnn", "small CNN", "A small three-layer CNN with a 64-d feature layer; for digits."),
     ModelSpec("preact_resnet18", "PreAct ResNet-18",
               "The CIFAR ResNet-18 of the CS-KD paper (512-d features)."),
     ModelSpec("resnet18", "ResNet-18 (torchvision)", "ImageNet-style ResNet-18 at 224 px (512-d features)."),

@@ -75,7 +75,7 @@ def test_serve_runs_the_projector_in_the_background(trained_db, tmp_path: Path) 
         frames: dict = {"pending": [1]}
         while frames["pending"] and time.monotonic() < deadline:
             time.sleep(1)
-            frames = httpx.get(f"http://127.0.0.1:{port}/api/runs/1/frames?method=pca", timeout=10).json()
+            frames = httpx.get(f"http://127.0.0.1:{port}/api/runs/1/frames?projection=pca", timeout=10).json()
         assert frames["epochs"] == [1, 2, 3], "the projector thread wrote no PCA frames"
     finally:
         _stop(process)
