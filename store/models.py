@@ -84,7 +84,8 @@ class Run(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     code_version: Mapped[str | None] = mapped_column(String(40))
-    suite: Mapped[str | None] = mapped_column(String(120), index=True)
+    suite: Mapped[str | None] = mapped_column(String(120), index=True)  # the suite or study it came from
+    run_group: Mapped[str | None] = mapped_column(String(200), index=True)  # its study group: config minus seed
     worker: Mapped[str | None] = mapped_column(String(120))
     claim_token: Mapped[str | None] = mapped_column(String(32))  # the current claimant's (store.queue)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -108,7 +109,8 @@ class ProbeSample(Base):
 
 class Epoch(Base):
     """Metrics of one finished epoch: one column per metric declared in ``store.catalog.metrics``
-    (added below), plus every part of the training loss by name (``loss_parts``)."""
+    (added below), plus every part of the training loss by name (``loss_parts``) and the scalars a user's
+    own loop logs (``extra``)."""
 
     __tablename__ = "epochs"
     __table_args__ = (UniqueConstraint("run_id", "epoch"),)
@@ -117,6 +119,7 @@ class Epoch(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
     epoch: Mapped[int]
     loss_parts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a user's own logged scalars, by name
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     run: Mapped[Run] = relationship(back_populates="epochs", lazy="raise")
