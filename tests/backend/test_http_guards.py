@@ -292,7 +292,9 @@ def test_one_poller_feeds_every_stream(empty_db: str) -> None:
         for _, lines in streams:
             assert next(line for line in lines if line.startswith("event:")) == "event: run"
             assert json.loads(next(lines).removeprefix("data: "))["status"] == "queued"
-    assert 0 < seven_streams < 1.5 * one_stream + 6, (one_stream, seven_streams)
+    # a poller per stream would issue about 7x the queries; 3x leaves room for a loaded machine, whose
+    # polls come late and unevenly, without letting a per-stream poller through
+    assert 0 < seven_streams < 3 * one_stream + 6, (one_stream, seven_streams)
 
 
 # --- 5. lone surrogates --------------------------------------------------------------------------
