@@ -108,6 +108,18 @@ class RunConfigBase(BaseModel):
         except ValidationError as error:
             raise ConfigError(describe_validation(error)) from None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _dataset_defaults(cls, values: Any) -> Any:
+        """Fill in the settings the dataset sets its own default for (``DatasetSpec.method_defaults``)."""
+        if not isinstance(values, dict):
+            return values
+        general = {param.name: param.default for param in catalog.settings.GENERAL}
+        dataset, method = (values.get(key, general[key]) for key in ("dataset", "method"))
+        if isinstance(dataset, str) and dataset in catalog.DATASETS and isinstance(method, str):
+            return {**catalog.DATASETS[dataset].defaults_for(method), **values}
+        return values
+
     @model_validator(mode="after")
     def _resolve_and_check(self) -> RunConfigBase:
         for param in catalog.run_params():

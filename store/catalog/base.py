@@ -89,13 +89,22 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A dataset: its default model and whether it reads files from the data folder."""
+    """A dataset: its default model, whether it reads files from the data folder, and method defaults.
+
+    ``method_defaults`` maps a method to settings whose default differs on this dataset (as the
+    method's authors set them there); the run config fills them in wherever a run leaves them out.
+    """
 
     name: str
     label: str
     description: str
     default_model: str
     uses_data_dir: bool = True
+    method_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def defaults_for(self, method: str) -> dict[str, Any]:
+        """The settings of ``method`` whose default on this dataset is its own."""
+        return dict(self.method_defaults.get(method, {}))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ DISTILL_WEIGHT = Param("distill_weight", "float", 1.0, "distillation weight lamb
 
 
 def _batch_divisible(config) -> str | None:  # noqa: ANN001
+    """Both BAKE samplers fill a batch with whole groups (an anchor and its partners, or a class's cut)."""
     if config.batch_size % config.group_size:
         return f"batch-size ({config.batch_size}) must be a multiple of group-size ({config.group_size})"
     return None
@@ -33,7 +34,14 @@ BUILT_IN = (
     MethodSpec(
         "cs_kd", "CS-KD (class-wise self-KD)",
         "Distil each anchor's tempered prediction toward a same-class partner's (Yun et al., CVPR 2020).",
-        params=(TEMPERATURE, DISTILL_WEIGHT),
+        params=(
+            TEMPERATURE,
+            DISTILL_WEIGHT,
+            Param("partner_rule", "str", "class",
+                  "CS-KD: where an anchor's partner is drawn from: class (the whole class, the anchor "
+                  "itself included, as the authors' sampler) or others (never the anchor itself unless "
+                  "its class has one sample)", label="partner rule", choices=("class", "others")),
+        ),
     ),
     MethodSpec(
         "ps_kd", "PS-KD (progressive self-KD)",
@@ -48,10 +56,16 @@ BUILT_IN = (
         params=(
             TEMPERATURE,
             DISTILL_WEIGHT,
-            Param("omega", "float", 0.5, "BAKE's propagation weight omega", label="propagation ω",
-                  ge=0, lt=1),
-            Param("group_size", "int", 4, "same-class images per group in a BAKE batch", label="group size",
-                  ge=2, le=1024),
+            Param("omega", "float", 0.5, "BAKE's propagation weight omega (imagefolder: 0.9, the authors' "
+                  "TinyImageNet, Dogs and MIT67 setting)", label="propagation ω", ge=0, lt=1),
+            Param("group_size", "int", 4, "BAKE: same-class images per group, M + 1 for M partners per "
+                  "anchor (imagefolder: 2, M = 1 as the authors' TinyImageNet, Dogs and MIT67)",
+                  label="group size (M + 1)", ge=2, le=1024),
+            Param("bake_sampler", "str", "anchors",
+                  "BAKE's batches: anchors (the authors': every sample is an anchor once per epoch, with "
+                  "M same-class partners, so an epoch has (M + 1) x n images) or groups (each class cut "
+                  "into groups of M + 1, every sample once per epoch)", label="sampler",
+                  choices=("anchors", "groups")),
         ),
         checks=(_batch_divisible,),
         needs_linear_head=False,

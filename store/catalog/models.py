@@ -19,5 +19,7 @@ DATASETS = (
     DatasetSpec("cifar100", "CIFAR-100", "torchvision's CIFAR-100 files in the data folder.",
                 default_model="preact_resnet18"),
     DatasetSpec("imagefolder", "image folder", "DATA_DIR/train/<class>/* and DATA_DIR/test/<class>/*.",
-                default_model="resnet18"),
+                default_model="resnet18",
+                # BAKE's authors' setting on TinyImageNet, Stanford Dogs and MIT67 (docs/methods.md)
+                method_defaults={"bake": {"group_size": 2, "omega": 0.9}}),
 )

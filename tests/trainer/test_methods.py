@@ -115,7 +115,7 @@ def uneven_labels() -> np.ndarray:
 
 def test_cs_kd_pairs_each_anchor_with_another_sample_of_its_class() -> None:
     labels = uneven_labels()
-    method = make_method("cs_kd")
+    method = make_method("cs_kd", partner_rule="others")
     anchors_seen = []
     for batch in method.batches(labels, 6, torch.Generator().manual_seed(1)):
         anchors, partners = np.split(batch, 2)
@@ -128,7 +128,7 @@ def test_cs_kd_pairs_each_anchor_with_another_sample_of_its_class() -> None:
 
 def test_bake_batches_are_same_class_groups_covering_every_sample() -> None:
     labels = uneven_labels()
-    method = make_method("bake", batch_size=8, group_size=4)
+    method = make_method("bake", batch_size=8, group_size=4, bake_sampler="groups")
     seen = set()
     for batch in method.batches(labels, 8, torch.Generator().manual_seed(2)):
         assert len(batch) <= 8 and len(batch) % 4 == 0

@@ -10,8 +10,11 @@ T = --temperature (4), lambda = --distill-weight (1; the paper uses 3 on fine-gr
 As in the authors' code, ``batch_size`` counts anchors (every training sample is an anchor once
 per epoch, so a step forwards 2B images and no divisibility is needed) and the partners go
 through a second, gradient-free forward pass (which also updates BatchNorm's running stats).
-One choice of ours: a partner is never the anchor itself unless its class has one sample
-(the authors draw from the whole class, which with hundreds of samples per class rarely differs).
+
+Partner rule (--partner-rule): ``class`` (default), as the authors' ``PairBatchSampler``: drawn
+uniformly from the anchor's whole class, so it is the anchor itself with probability 1 / class
+size (its target is then its own prediction from the second pass); ``others``: never the anchor
+itself unless its class has one sample. With hundreds of samples per class the two rarely differ.
 """
 
 from __future__ import annotations
@@ -22,22 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from trainer.config import TrainConfig
 from trainer.methods.base import StepOutput, shuffled_batches
 from trainer.methods.losses import DistillationMethod, tempered_softmax
-
-
-def same_class_partners(labels: np.ndarray, generator: torch.Generator) -> np.ndarray:
-    """For each sample, a uniformly drawn other sample of its class (itself in a one-sample class)."""
-    by_class = np.argsort(labels, kind="stable")
-    sorted_labels = labels[by_class]
-    class_start = np.searchsorted(sorted_labels, sorted_labels, side="left")
-    class_size = np.bincount(labels)[sorted_labels]
-    rank = np.arange(len(labels)) - class_start
-    skip = torch.rand(len(labels), generator=generator, dtype=torch.float64).numpy() * (class_size - 1)
-    partner_rank = (rank + 1 + skip.astype(np.int64)) % class_size
-    partners = np.empty_like(by_class)
-    partners[by_class] = by_class[class_start + partner_rank]
-    return partners
+from trainer.methods.partners import same_class_partners
 
 
 class ClassWiseSelfKD(DistillationMethod):
@@ -45,11 +36,15 @@ class ClassWiseSelfKD(DistillationMethod):
 
     name = "cs_kd"
 
+    def __init__(self, config: TrainConfig, num_classes: int, feature_dim: int, num_train: int) -> None:
+        super().__init__(config, num_classes, feature_dim, num_train)
+        self.include_self = config.partner_rule == "class"
+
     def batches(
         self, labels: np.ndarray, batch_size: int, generator: torch.Generator
     ) -> Iterator[np.ndarray]:
         """``batch_size`` shuffled anchors, then one same-class partner per anchor, in the same order."""
-        partners = same_class_partners(labels, generator)
+        partners = same_class_partners(labels, 1, generator, include_self=self.include_self)[:, 0]
         for anchors in shuffled_batches(len(labels), batch_size, generator):
             yield np.concatenate([anchors, partners[anchors]])
 
