@@ -126,7 +126,7 @@ class RunConfigBase(BaseModel):
             value = getattr(self, param.name, None)
             if isinstance(value, str) and _bad_text(value):
                 raise ValueError(f"{param.name} must be UTF-8 text without NUL characters")
-            if isinstance(param.choices, str) and value not in catalog.choices(param.choices):
+            if isinstance(param.choices, str) and not catalog.accepts(param.choices, value):
                 allowed = ", ".join(catalog.choices(param.choices))
                 raise ValueError(f"unknown {_words(param.name)} {_shown(value)} (choose from {allowed})")
             if isinstance(param.choices, tuple) and value not in param.choices:

@@ -88,7 +88,7 @@ def prepare(config: TrainConfig, bundle: DatasetBundle | None = None) -> Setup:
     bundle = bundle or load_dataset(config)
     if config.model == "auto":
         config.model = bundle.default_model
-    model = create_model(config.model, bundle.num_classes, bundle.image_shape)
+    model = create_model(config.model, bundle.num_classes, bundle.image_shape, config.method)
     method = create_method(config, bundle.num_classes, model.feature_dim, len(bundle.train_labels))
     per_class = config.probe_per_class or default_per_class(bundle.test_labels, bundle.num_classes)
     config.probe_per_class = per_class

@@ -55,9 +55,33 @@ def version() -> int:
 
 
 def choices(name: str) -> tuple[str, ...]:
-    """The allowed names of a registry-backed setting (``model`` adds ``auto``)."""
+    """The allowed names of a registry-backed setting (``model`` adds ``auto``; a model family shows
+    its form, ``timm/<name>``)."""
     registry = {"dataset": DATASETS, "model": MODELS, "method": METHODS}[name]
     return (("auto",) if name == "model" else ()) + registry.names()
+
+
+def fixed_choices(name: str) -> tuple[str, ...]:
+    """The allowed names that are names themselves, not a family's form (an enum's values)."""
+    families = {spec.name for spec in MODELS if spec.pattern} if name == "model" else set()
+    return tuple(value for value in choices(name) if value not in families)
+
+
+def name_patterns(name: str) -> tuple[str, ...]:
+    """The patterns of a registry-backed setting's families (models: ``timm/...``)."""
+    return tuple(spec.pattern for spec in MODELS if spec.pattern) if name == "model" else ()
+
+
+def model_spec(value: str) -> ModelSpec | None:
+    """The model declaration that ``value`` names (a family's, for ``timm/resnet10t``), or None."""
+    return next((spec for spec in MODELS if spec.accepts(value)), None)
+
+
+def accepts(name: str, value: object) -> bool:
+    """Whether ``value`` is allowed for the registry-backed setting ``name``."""
+    if name == "model" and isinstance(value, str):
+        return value == "auto" or model_spec(value) is not None
+    return value in choices(name)
 
 
 def run_params() -> list[Param]:
@@ -87,6 +111,7 @@ for _spec in metrics.BUILT_IN:
 
 __all__ = [
     "DATASETS", "METHODS", "METRICS", "MODELS", "DatasetSpec", "MethodSpec", "MetricSpec", "ModelSpec",
-    "Param", "choices", "methods_using", "on_metric", "register_dataset", "register_method",
-    "register_metric", "register_model", "run_params", "version",
+    "Param", "accepts", "choices", "fixed_choices", "methods_using", "model_spec", "name_patterns",
+    "on_metric", "register_dataset", "register_method", "register_metric", "register_model", "run_params",
+    "version",
 ]

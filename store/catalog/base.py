@@ -7,6 +7,7 @@ New run form are all derived from these declarations.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,11 +81,22 @@ class MethodSpec:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model architecture the trainer can build."""
+    """A model architecture the trainer can build, or (with ``pattern``) a family of them.
+
+    A family accepts every name that matches ``pattern`` in full (``timm/resnet10t``); its ``name``
+    shows the form (``timm/<name>``). Whether such a name exists is for the trainer to check.
+    """
 
     name: str
     label: str
     description: str
+    pattern: str | None = None
+
+    def accepts(self, value: str) -> bool:
+        """Whether ``value`` names this model, or a member of this family."""
+        if self.pattern is None:
+            return value == self.name
+        return re.fullmatch(self.pattern, value) is not None
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from store.catalog.base import DatasetSpec, ModelSpec
 
+TIMM_NAME_LENGTH = 35  # "timm/" + the name fits the runs.model column (40 characters)
+
 MODELS = (
     ModelSpec("small_cnn", "small CNN", "A small three-layer CNN with a 64-d feature layer; for digits."),
     ModelSpec("preact_resnet18", "PreAct ResNet-18",
               "The CIFAR ResNet-18 of the CS-KD paper (512-d features)."),
     ModelSpec("resnet18", "ResNet-18 (torchvision)", "ImageNet-style ResNet-18 at 224 px (512-d features)."),
+    ModelSpec("timm/<name>", "timm model",
+              f"Any timm classifier by name (timm/resnet10t), randomly initialised for the dataset's image "
+              f"size; a name of letters, digits, '_', '.' and '-', at most {TIMM_NAME_LENGTH} characters. "
+              f"Needs the timm package (centerlens[timm]).",
+              pattern=rf"timm/[A-Za-z0-9_.\-]{{1,{TIMM_NAME_LENGTH}}}"),
 )
 
 DATASETS = (
