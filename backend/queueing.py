@@ -47,12 +47,23 @@ def run_config(values: dict[str, Any], data_dir: Path, allowed: list[Path]) -> R
 
 def _choices(param: catalog.Param) -> list[str] | None:
     if isinstance(param.choices, str):
-        return list(catalog.choices(param.choices))
+        return list(catalog.fixed_choices(param.choices))
     return list(param.choices) if param.choices else None
 
 
+def _allowed(param: catalog.Param, field: dict[str, Any]) -> None:
+    """The names a setting allows: an ``enum``, or beside it the patterns of a family (``timm/<name>``)."""
+    patterns = catalog.name_patterns(param.choices) if isinstance(param.choices, str) else ()
+    if patterns:
+        field["anyOf"] = [{"enum": _choices(param)}, *({"pattern": f"^(?:{p})$"} for p in patterns)]
+        field["x-forms"] = list(catalog.choices(param.choices))
+    elif _choices(param):
+        field["enum"] = _choices(param)
+
+
 def settings_schema() -> dict[str, Any]:
-    """JSON schema of a queued run's settings, each with its help, label, allowed names and methods."""
+    """JSON schema of a queued run's settings, each with its help, label, allowed names (``x-forms``
+    lists them as a user writes them: ``timm/<name>``) and methods."""
     schema = request_model().model_json_schema()
     schema.pop("title", None)
     for param in catalog.run_params():
@@ -62,18 +73,18 @@ def settings_schema() -> dict[str, Any]:
         field.pop("title", None)
         field["x-label"] = param.label or param.name.replace("_", " ")
         field["x-methods"] = catalog.methods_using(param.name)
-        if _choices(param):
-            field["enum"] = _choices(param)
+        _allowed(param, field)
     return schema
 
 
 def catalog_json() -> dict[str, Any]:
-    """The catalog for clients: methods, models, datasets and epoch metrics with their descriptions."""
+    """The catalog for clients: methods, models (a family with its name ``pattern``), datasets and epoch
+    metrics with their descriptions."""
     return {
         "methods": [{"name": spec.name, "label": spec.label, "description": spec.description,
                      "settings": [param.name for param in spec.params]} for spec in catalog.METHODS],
-        "models": [{"name": spec.name, "label": spec.label, "description": spec.description}
-                   for spec in catalog.MODELS],
+        "models": [{"name": spec.name, "label": spec.label, "description": spec.description,
+                    "pattern": spec.pattern} for spec in catalog.MODELS],
         "datasets": [{"name": spec.name, "label": spec.label, "description": spec.description,
                       "default_model": spec.default_model, "uses_data_dir": spec.uses_data_dir}
                      for spec in catalog.DATASETS],

@@ -35,6 +35,20 @@ function settingValue(property, value) {
   return property.enum ? value : Number(value);
 }
 
+/** The model field: the catalog's names offered as suggestions, a family's form (timm/<name>) named in
+ * the hint, since any of its members may be typed. */
+function modelInput(property, catalog) {
+  const forms = property['x-forms'] || property.enum;
+  const families = catalog.models.filter((spec) => spec.pattern);
+  const list = el('datalist', { id: 'model-choices' },
+    ...forms.filter((form) => !families.some((spec) => spec.name === form)).map((form) => el('option', { value: form })));
+  const input = el('input', { name: 'model', value: property.default, list: 'model-choices', required: true,
+    'data-testid': 'model', title: `${property.description}: ${forms.join(', ')}` });
+  const hint = el('small', { class: 'muted', 'data-testid': 'model-hint' },
+    `${forms.join(', ')}`, ...families.map((spec) => el('span', {}, ` — ${spec.name}: ${spec.description}`)));
+  return { input, list, hint };
+}
+
 /** A status line under a form: `say(text, kind)` with kind `ok`, `error` or `busy`. */
 function statusLine() {
   const line = el('p', { class: 'form-status', role: 'status', 'data-testid': 'form-status' });
@@ -66,6 +80,7 @@ function runForm(schema, catalog, onQueued) {
     'csd');
   method.title = props.method.description;
   const dataset = select('dataset', props.dataset.enum.map((key) => [key, key]), props.dataset.default);
+  const model = modelInput(props.model, catalog);
   const seed = numberInput('seed', props.seed);
   const name = el('input', { name: 'name', maxlength: props.name.maxLength, title: props.name.description });
   const hyper = methodSettings(schema).map((spec) => ({ spec,
@@ -78,7 +93,8 @@ function runForm(schema, catalog, onQueued) {
     el('h3', {}, 'One run'),
     el('div', { class: 'form-grid' }, field('method', method), field('dataset', dataset),
       field('epochs', numberInput('epochs', props.epochs)), field('seed', seed),
-      field('name', name, { class: 'field field-wide' })), description,
+      field('name', name, { class: 'field field-wide' }),
+      field('model', model.input, { class: 'field field-wide' }), model.list), model.hint, description,
     el('div', { class: 'form-grid method-params' }, paramsTitle, ...hyper.map((item) => item.label), none),
     el('div', { class: 'form-actions' }, el('button', { type: 'submit', class: 'primary' }, 'Queue run'), line));
   const update = () => {
@@ -92,7 +108,7 @@ function runForm(schema, catalog, onQueued) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const values = new FormData(form);
-    const settings = { method: method.value, dataset: dataset.value,
+    const settings = { method: method.value, dataset: dataset.value, model: model.input.value.trim(),
       epochs: Number(values.get('epochs')), seed: Number(values.get('seed')) };
     if (name.value.trim()) settings.name = name.value.trim();
     for (const item of hyper) {
