@@ -21,6 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from store.models import FINISHED, Run, RunStatus, utcnow
 from store.runconfig import ConfigError, TrainConfig
+from store.suite import group_key
+
+MAX_UNFORCED_RUNS = 500  # a suite expanding to more runs is queued only with force
 
 
 class QueueError(ValueError):
@@ -60,8 +63,17 @@ def suite_key(name: str, configs: Sequence[TrainConfig]) -> str:
 def queue_runs(
     session: Session, configs: Sequence[TrainConfig], suite: str | None = None, force: bool = False
 ) -> list[Run]:
-    """Insert queued runs; a suite already queued before is refused unless ``force``."""
+    """Insert queued runs, each tagged with its suite (study) and group (``store.suite.group_key``).
+
+    Refused unless ``force``: a suite already queued before, and a suite of more than
+    :data:`MAX_UNFORCED_RUNS` runs (a grid that is larger than meant, most likely).
+    """
     key = suite_key(suite, configs) if suite else None
+    if suite and not force and len(configs) > MAX_UNFORCED_RUNS:
+        raise QueueError(
+            f"suite {suite!r} expands to {len(configs)} runs, more than {MAX_UNFORCED_RUNS}: "
+            "use --force to queue them all"
+        )
     if key and not force and session.scalar(select(Run.id).where(Run.suite == key).limit(1)):
         raise QueueError(
             f"suite {suite!r} with these exact runs is already queued (use --force to queue it again)"
@@ -77,6 +89,7 @@ def queue_runs(
             status=RunStatus.queued.value,
             epochs_planned=config.epochs,
             suite=key,
+            run_group=group_key(config.to_dict()),
         )
         for config in configs
     ]

@@ -143,14 +143,24 @@ def runs_main(argv: list[str]) -> int:
 def queue_parser() -> OneLineParser:
     parser = OneLineParser(
         prog="centerlens queue",
-        description="Queue runs for workers: suites from experiment files (configs/*.yaml), or one run "
-        "from the same flags as `centerlens train`; or cancel a run.",
-        epilog="examples: centerlens queue configs/demo.yaml | centerlens queue --method csd --epochs 30 "
-        "| centerlens queue --cancel 7",
+        description="Queue runs for workers: studies from experiment files (configs/*.yaml: runs x "
+        "grid x seeds, each run tagged with its study and group), or one run from the same flags as "
+        "`centerlens train`; or cancel a run.",
+        epilog="examples: centerlens queue configs/demo.yaml --dry-run | centerlens queue configs/demo.yaml "
+        "| centerlens queue --method csd --epochs 30 | centerlens queue --cancel 7",
         formatter_class=argparse.HelpFormatter,
     )
     parser.add_argument("suites", nargs="*", help="experiment files to queue (each a suite of runs)")
-    parser.add_argument("--force", action="store_true", help="queue a suite even if it was queued before")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="queue a suite even if it was queued before, or if it expands to more than 500 runs",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the runs the experiment files expand to (name, group, seed, grid values); write nothing",
+    )
     parser.add_argument("--cancel", type=int, metavar="RUN_ID", help="cancel a queued or running run")
     parser.add_argument("--config", help="YAML file of one run's settings (keys as the flags below)")
     add_config_arguments(parser)
@@ -161,11 +171,17 @@ def queue_parser() -> OneLineParser:
 def queue_main(argv: list[str]) -> int:
     """Entry point of ``centerlens queue``."""
     from store.queue import QueueError, queue_runs, request_cancel
-    from store.suite import load_suite
+    from store.suite import expand_suite, expansion_table
 
     args = queue_parser().parse_args(argv)
     db = args.db or "centerlens.db"
     try:
+        if args.dry_run:
+            if not args.suites:
+                return fail("centerlens queue", "--dry-run needs experiment files to expand")
+            for suite in [expand_suite(path) for path in args.suites]:
+                print(expansion_table(suite))
+            return 0
         check_database_target(db)
         if args.cancel is not None:
             with open_store(db, create=False).begin() as session:
@@ -174,7 +190,8 @@ def queue_main(argv: list[str]) -> int:
                 f"run {args.cancel}: {'cancelled' if status == 'cancelled' else 'will stop after its epoch'}"
             )
             return 0
-        suites = [load_suite(path) for path in args.suites] or [(None, [config_from_args(args)])]
+        suites = [(suite.name, suite.configs) for suite in map(expand_suite, args.suites)]
+        suites = suites or [(None, [config_from_args(args)])]
         sessions = open_store(db, adopt=args.adopt_database)
         for name, configs in suites:
             with sessions.begin() as session:
