@@ -28,7 +28,7 @@ from store import Epoch, catalog, open_sessions  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.loop import evaluate, prepare, train, train_epoch  # noqa: E402
 from trainer.metrics import Evaluation, epoch_metrics  # noqa: E402
-from trainer.recorder import EpochRecord, Recorder  # noqa: E402
+from trainer.recorder import EpochRecord, Recorder, config_columns  # noqa: E402
 
 
 def open_store(folder: str):
@@ -87,7 +87,8 @@ def cifar_shaped(subset: int, folder: str) -> None:
     metrics_s = time.perf_counter() - started
 
     recorder = Recorder(open_store(folder))
-    recorder.start_run(config.to_dict() | {"model": "preact_resnet18"}, {"num_classes": 100}, [])
+    columns = config_columns(config.to_dict() | {"model": "preact_resnet18"})
+    recorder.start_run(columns | {"num_classes": 100}, [])
     scalars |= dict.fromkeys(catalog.METRICS.names() - scalars.keys(), 0.0)
     per_class = {
         key: np.zeros(100)

@@ -85,7 +85,7 @@ class Run(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     code_version: Mapped[str | None] = mapped_column(String(40))
     suite: Mapped[str | None] = mapped_column(String(120), index=True)  # the suite or study it came from
-    run_group: Mapped[str | None] = mapped_column(String(200), index=True)  # its study group: config minus seed
+    run_group: Mapped[str | None] = mapped_column(String(200), index=True)  # study group: config minus seed
     worker: Mapped[str | None] = mapped_column(String(120))
     claim_token: Mapped[str | None] = mapped_column(String(32))  # the current claimant's (store.queue)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -146,7 +146,7 @@ class ClassEpoch(Base):
     center_norm: Mapped[float] = mapped_column(Float)
     nearest_class: Mapped[int]
     nearest_distance: Mapped[float] = mapped_column(Float)
-    test_accuracy: Mapped[float] = mapped_column(Float)
+    test_accuracy: Mapped[float | None] = mapped_column(Float)  # null without logits
 
 
 class EmbeddingSnapshot(Base):

@@ -26,6 +26,12 @@ from store.suite import group_key
 MAX_UNFORCED_RUNS = 500  # a suite expanding to more runs is queued only with force
 
 
+# the config key and value marking a run a user's own loop records (``centerlens.Recorder``): no worker
+# can train it, so none claims or takes it over
+RECORDED_BY = "recorded_by"
+OWN_LOOP = "centerlens.Recorder"
+
+
 class QueueError(ValueError):
     """A queue request that cannot be carried out (duplicate suite, unknown or finished run)."""
 
@@ -99,12 +105,13 @@ def queue_runs(
 
 
 def claimable(stale_after: float | None):
-    """Queued runs, and running runs whose trainer stopped beating for ``stale_after`` seconds."""
+    """Queued runs, and running runs whose trainer stopped beating for ``stale_after`` seconds; never a
+    run a user's own loop records."""
     condition = Run.status == RunStatus.queued.value
     if stale_after is not None:
         cutoff = utcnow() - timedelta(seconds=stale_after)
         condition = or_(condition, and_(Run.status == RunStatus.running.value, Run.heartbeat_at < cutoff))
-    return condition
+    return and_(condition, Run.config[RECORDED_BY].as_string().is_(None))
 
 
 def claim_next_run(
@@ -144,13 +151,24 @@ def claim_next_run(
 
 
 def claim_run(
-    sessions: sessionmaker[Session], run_id: int, worker: str, stale_after: float, claim: str | None = None
+    sessions: sessionmaker[Session],
+    run_id: int,
+    worker: str,
+    stale_after: float,
+    claim: str | None = None,
+    own_loop: bool = False,
 ) -> None:
-    """Take one given run to resume it; refused while another trainer is alive on it or it completed."""
+    """Take one given run to resume it; refused while another trainer is alive on it or it completed,
+    and unless ``own_loop`` (``centerlens.Recorder``) for a run a user's own loop records."""
     with sessions.begin() as session:
         run = session.get(Run, run_id, with_for_update=True)
         if run is None:
             raise QueueError(f"no run with id {run_id}")
+        if (run.config or {}).get(RECORDED_BY) == OWN_LOOP and not own_loop:
+            raise QueueError(
+                f"run {run_id} was recorded by its own training loop: resume it there with "
+                f"centerlens.Recorder(..., resume={run_id})"
+            )
         if run.status == RunStatus.completed.value:
             raise QueueError(f"run {run_id} is already completed")
         heartbeat = run.heartbeat_at

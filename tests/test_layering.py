@@ -26,6 +26,7 @@ def imported_after(modules: list[str]) -> set[str]:
     [
         (["store", "store.catalog", "store.runconfig", "store.queue", "store.suite"], {"torch", "fastapi"}),
         (["backend.app", "backend.cli", "backend.routes.queue", "centerlens.cli"], {"torch"}),
+        (["centerlens"], {"torch", "centerlens.recorder"}),  # Recorder is resolved on first use
         (["trainer.cli", "trainer.loop", "trainer.worker", "trainer.methods"], {"fastapi", "starlette"}),
         (["backend.frames", "backend.routes.frames", "backend.routes.compare", "backend.routes.export"],
          {"backend.projector", "torch"}),
@@ -34,3 +35,11 @@ def imported_after(modules: list[str]) -> set[str]:
 def test_modules_do_not_load_what_their_layer_must_not(modules: list[str], forbidden: set[str]) -> None:
     loaded = imported_after(modules)
     assert not forbidden & loaded, f"{modules} loaded {sorted(forbidden & loaded)}"
+
+
+def test_the_recorder_is_importable_from_the_package_and_brings_torch_but_not_fastapi() -> None:
+    code = ("from centerlens import Recorder; import sys; "
+            "print(Recorder.__module__, 'torch' in sys.modules, 'fastapi' in sys.modules)")
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.stdout.split() == ["centerlens.recorder", "True", "False"], result.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,6 @@ from tqdm import tqdm
 
 from store import RunStatus
 from store.engine import is_disk_full
-from store.models import HEARTBEAT_SECONDS
 from store.queue import worker_name
 from trainer.checkpoint import (
     TrainingState,
@@ -27,10 +25,10 @@ from trainer.config import ConfigError, TrainConfig
 from trainer.datasets import DatasetBundle, load_dataset
 from trainer.loaders import ResidentLoader, TorchvisionLoader, sequential_batches
 from trainer.methods import Method, StepOutput, create_method
-from trainer.metrics import Evaluation, epoch_metrics
+from trainer.metrics import Evaluation
 from trainer.models import create_model
 from trainer.probe import default_per_class, select_probe
-from trainer.recorder import EpochRecord, Recorder
+from trainer.recorder import EpochRecord, Heartbeat, Recorder, config_columns, epoch_record
 from trainer.stopping import ClaimLost, DiskFull, disk_full_message, fail_run
 
 EVAL_BATCH = 512
@@ -194,29 +192,11 @@ def build_record(setup: Setup, epoch: int, train_stats: dict, learning_rate: flo
     """Evaluate the test split and turn everything the epoch produced into one record."""
     features, logits, labels = evaluate(setup)
     evaluation = Evaluation(features, logits, labels, setup.bundle.num_classes)
-    geometry, predictions = evaluation.geometry, evaluation.predictions
     probe = torch.as_tensor(setup.probe_indices, device=setup.device)
-    method_centers = setup.method.recorded_centers()
     stats = dict(train_stats)
     loss_parts = stats.pop("loss_parts")
-    return EpochRecord(
-        epoch=epoch + 1,
-        scalars={**stats, **epoch_metrics(evaluation), "learning_rate": learning_rate},
-        loss_parts=loss_parts,
-        per_class={
-            "variance": geometry["per_class_variance"].cpu().numpy(),
-            "center_norm": geometry["center_norms"].cpu().numpy(),
-            "nearest_class": geometry["nearest_class"].cpu().numpy(),
-            "nearest_distance": geometry["nearest_distance"].cpu().numpy(),
-            "accuracy": predictions["per_class_accuracy"].cpu().numpy(),
-        },
-        probe_features=features[probe].half().cpu().numpy(),
-        probe_predictions=predictions["predictions"][probe].cpu().numpy(),
-        probe_confidences=predictions["confidences"][probe].cpu().numpy(),
-        class_centers=geometry["class_means"].float().cpu().numpy(),
-        center_distances=geometry["center_distances"].float().cpu().numpy(),
-        method_centers=None if method_centers is None else method_centers.detach().float().cpu().numpy(),
-    )
+    scalars = {**stats, "learning_rate": learning_rate}
+    return epoch_record(evaluation, probe, epoch + 1, scalars, loss_parts, setup.method.recorded_centers())
 
 
 def run_info(setup: Setup) -> dict:
@@ -245,28 +225,6 @@ def epoch_line(record: EpochRecord, epochs: int) -> str:
         f"epoch {record.epoch}/{epochs}  loss {s['train_loss']:.4f}  test top1 {s['test_top1']:.4f}  "
         f"tr(Sw)/tr(Sb) {s['variance_ratio']:.4f}  NC1 {s['nc1']:.4f}  {s['images_per_second']:.0f} img/s"
     )
-
-
-class Heartbeat:
-    """Refreshes the run's heartbeat from a background thread while it trains."""
-
-    def __init__(self, recorder: Recorder, seconds: float = HEARTBEAT_SECONDS) -> None:
-        self.recorder, self.seconds, self.stop = recorder, seconds, threading.Event()
-        self.thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
-
-    def _beat(self) -> None:
-        while not self.stop.wait(self.seconds):
-            try:
-                self.recorder.heartbeat()
-            except Exception:  # a busy or unreachable database must not stop training
-                continue
-
-    def __enter__(self) -> Heartbeat:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop.set()
 
 
 def training_state(setup: Setup) -> TrainingState:
@@ -312,7 +270,9 @@ def train(
     """
     config = setup.config
     try:
-        run_id = recorder.start_run(config.to_dict(), run_info(setup), probe_rows(setup), run_id)
+        run_id = recorder.start_run(
+            {**config_columns(config.to_dict()), **run_info(setup)}, probe_rows(setup), run_id
+        )
     except Exception as error:
         if is_disk_full(error):
             raise DiskFull(f"{disk_full_message(error)}; nothing was recorded") from error

@@ -6,6 +6,9 @@ NC1 = tr(Sw Sb^+)/C (Papyan, Han & Donoho 2020); CDNV = mean over pairs of
 (var_k + var_l) / (2 ||mu_k - mu_l||^2) (Galanti et al. 2022); NC2 equinorm / equiangularity;
 NC4 = share of samples whose nearest class mean agrees with the prediction.
 
+Logits are optional (a user's own loop may log features only): without them accuracy, NLL, ECE and
+NC4 are not computed, and predictions come from the nearest class mean (:func:`nearest_mean_predictions`).
+
 Epoch metrics travel by name: each function registered with :func:`computes` returns a dict of
 named scalars (names declared in ``store.catalog.metrics``), and :func:`epoch_metrics` gathers them
 and copies them to the host in one transfer.
@@ -17,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -134,12 +138,24 @@ def nearest_mean_agreement(
     return (nearest == predictions).double().mean()
 
 
+def nearest_mean_predictions(
+    features: torch.Tensor, means: torch.Tensor, within_class_variance: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted class and confidence of each sample without logits: the nearest class mean, and its
+    posterior under one isotropic Gaussian per class whose variance per dimension is tr(Sw)/D."""
+    squared = torch.cdist(features.double(), means.double()).pow(2)
+    variance = (within_class_variance / features.shape[1]).clamp_min(1e-12)
+    confidences, predictions = (-squared / (2 * variance)).softmax(1).max(1)
+    return predictions, confidences
+
+
 @dataclass
 class Evaluation:
-    """One evaluation pass (features, logits, labels of the test split), with the shared statistics."""
+    """One evaluation pass (features, logits, labels of the test split), with the shared statistics;
+    ``logits`` may be None (features only)."""
 
     features: torch.Tensor
-    logits: torch.Tensor
+    logits: torch.Tensor | None
     labels: torch.Tensor
     num_classes: int
 
@@ -149,9 +165,20 @@ class Evaluation:
         return feature_metrics(self.features, self.labels, self.num_classes)
 
     @cached_property
-    def predictions(self) -> dict[str, torch.Tensor]:
-        """:func:`prediction_metrics` of the logits."""
+    def predictions(self) -> dict[str, torch.Tensor] | None:
+        """:func:`prediction_metrics` of the logits (None without logits)."""
+        if self.logits is None:
+            return None
         return prediction_metrics(self.logits, self.labels, self.num_classes)
+
+    def predicted(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Predicted class and confidence of every sample: from the logits, else the nearest class mean."""
+        if self.predictions is not None:
+            return self.predictions["predictions"], self.predictions["confidences"]
+        geometry = self.geometry
+        return nearest_mean_predictions(
+            self.features, geometry["class_means"], geometry["within_class_variance"]
+        )
 
 
 MetricFunction = Callable[[Evaluation], dict[str, torch.Tensor]]
@@ -174,26 +201,44 @@ def variance_and_collapse(evaluation: Evaluation) -> dict[str, torch.Tensor]:
 
 @computes
 def accuracy_and_calibration(evaluation: Evaluation) -> dict[str, torch.Tensor]:
-    """Top-1, top-5, NLL and ECE on the test split."""
+    """Top-1, top-5, NLL and ECE on the test split (none without logits)."""
     predictions = evaluation.predictions
+    if predictions is None:
+        return {}
     return {"test_top1": predictions["top1"], "test_top5": predictions["top5"],
             "test_nll": predictions["nll"], "test_ece": predictions["ece"]}
 
 
 @computes
 def nc4(evaluation: Evaluation) -> dict[str, torch.Tensor]:
-    """NC4: agreement of the nearest class mean with the prediction."""
+    """NC4: agreement of the nearest class mean with the network's prediction (none without logits)."""
+    if evaluation.predictions is None:
+        return {}
     agreement = nearest_mean_agreement(
         evaluation.features, evaluation.geometry["class_means"], evaluation.predictions["predictions"]
     )
     return {"nc4_agreement": agreement}
 
 
-def epoch_metrics(evaluation: Evaluation) -> dict[str, float]:
-    """Every registered metric by name, copied to the host in one transfer."""
+def to_host(tensors: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """Copy named tensors to the host in one transfer (as float64, which holds class indices exactly)."""
+    names = list(tensors)
+    flat = torch.cat([tensors[name].detach().double().reshape(-1) for name in names]).cpu().numpy()
+    sizes = np.cumsum([tensors[name].numel() for name in names])[:-1]
+    return {
+        name: part.reshape(tuple(tensors[name].shape))
+        for name, part in zip(names, np.split(flat, sizes))
+    }
+
+
+def metric_tensors(evaluation: Evaluation) -> dict[str, torch.Tensor]:
+    """Every registered metric by name, still on the evaluation's device."""
     values: dict[str, torch.Tensor] = {}
     for function in METRIC_FUNCTIONS:
         values.update(function(evaluation))
-    names = list(values)
-    host = torch.stack([values[name].double().reshape(()) for name in names]).cpu().tolist()
-    return dict(zip(names, host))
+    return values
+
+
+def epoch_metrics(evaluation: Evaluation) -> dict[str, float]:
+    """Every registered metric by name, copied to the host in one transfer."""
+    return {name: float(value) for name, value in to_host(metric_tensors(evaluation)).items()}

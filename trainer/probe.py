@@ -28,9 +28,25 @@ def select_probe(test_labels: np.ndarray, num_classes: int, per_class: int, seed
             f"probe of {per_class} per class is larger than the test split allows "
             f"(the smallest class has {int(counts.min())} test samples)"
         )
+    return _draw(test_labels, np.full(num_classes, per_class), seed)
+
+
+def stratified_sample(labels: np.ndarray, num_classes: int, size: int, seed: int) -> np.ndarray:
+    """``size`` indices of ``labels``, each class taking its share of them (largest remainders),
+    seeded; ordered by class then by index. The probe of a run a user's own loop records."""
+    counts = np.bincount(labels, minlength=num_classes)
+    quota = counts * size / counts.sum()
+    takes = np.floor(quota).astype(np.int64)
+    short = size - int(takes.sum())
+    takes[np.argsort(-(quota - takes), kind="stable")[:short]] += 1
+    return _draw(labels, takes, seed)
+
+
+def _draw(labels: np.ndarray, takes: np.ndarray, seed: int) -> np.ndarray:
+    """``takes[k]`` indices of class k, drawn without replacement class by class from one seeded RNG."""
     rng = np.random.default_rng(seed)
     chosen = [
-        np.sort(rng.choice(np.flatnonzero(test_labels == k), size=per_class, replace=False))
-        for k in range(num_classes)
+        np.sort(rng.choice(np.flatnonzero(labels == k), size=int(take), replace=False))
+        for k, take in enumerate(takes)
     ]
     return np.concatenate(chosen).astype(np.int64)

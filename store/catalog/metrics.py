@@ -4,6 +4,10 @@ The ``epochs`` table's metric columns, the recorder's check of what an epoch pro
 epochs schema, the CSV export and the dashboard's curves all follow from this list. Adding a metric:
 its function in ``trainer/metrics.py`` (registered with ``@computes``), one ``MetricSpec`` here and a
 migration adding its column (see docs/contributing.md).
+
+Metrics a user's own loop may not give (``centerlens.Recorder``: logits, training loss and accuracy,
+learning rate and throughput are optional there) are not ``required``: their columns hold null for
+such epochs (migration 0007). The built-in trainer records every one of them for every epoch.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from store.catalog.base import MetricSpec
 BUILT_IN = (
     MetricSpec("test_top1", "test top-1 accuracy", "fraction",
                "share of test images whose highest logit is their class", "accuracy", chart="Accuracy",
-               percent=True),
+               percent=True, required=False),
     MetricSpec("test_top5", "test top-5 accuracy", "fraction",
-               "share of test images whose class is among the five highest logits", "accuracy", percent=True),
+               "share of test images whose class is among the five highest logits", "accuracy", percent=True,
+               required=False),
     MetricSpec("train_accuracy", "train accuracy", "fraction",
                "share of training images classified right during the epoch (augmented, model changing)",
-               "accuracy", chart="Accuracy", percent=True),
+               "accuracy", chart="Accuracy", percent=True, required=False),
     MetricSpec("within_class_variance", "tr(Sw)", "feature units²",
                "within-class variance: mean squared distance of a test feature to its class mean (raw scale)",
                "variance", chart="Within-class variance tr(Sw)"),
@@ -45,22 +50,25 @@ BUILT_IN = (
                "collapse"),
     MetricSpec("nc4_agreement", "NC4 agreement", "fraction",
                "share of test images whose nearest class mean is the network's prediction", "collapse",
-               percent=True),
+               percent=True, required=False),
     MetricSpec("test_nll", "test NLL", "nats", "mean negative log-likelihood of the true class",
-               "calibration"),
+               "calibration", required=False),
     MetricSpec("test_ece", "ECE", "fraction",
                "expected calibration error, 15 equal-width bins: mean |confidence - accuracy|, lower is "
                "better",
-               "calibration", chart="ECE (calibration error)"),
-    MetricSpec("train_loss", "train loss", "nats", "the method's whole training loss, epoch mean", "loss"),
+               "calibration", chart="ECE (calibration error)", required=False),
+    MetricSpec("train_loss", "train loss", "nats", "the method's whole training loss, epoch mean", "loss",
+               required=False),
     MetricSpec("train_ce", "train CE", "nats", "cross-entropy part of the training loss", "loss",
                chart="Training loss", required=False),
     MetricSpec("train_distill", "train distillation", "nats",
                "distillation part of the training loss (self-KD methods)", "loss", chart="Training loss",
                required=False),
-    MetricSpec("learning_rate", "learning rate", "", "SGD learning rate during the epoch", "speed"),
+    MetricSpec("learning_rate", "learning rate", "", "SGD learning rate during the epoch", "speed",
+               required=False),
     MetricSpec("epoch_seconds", "epoch seconds", "s", "wall time of the epoch's training pass", "speed"),
-    MetricSpec("images_per_second", "images/s", "images/s", "training throughput of the epoch", "speed"),
+    MetricSpec("images_per_second", "images/s", "images/s", "training throughput of the epoch", "speed",
+               required=False),
     MetricSpec("record_seconds", "record seconds", "s",
                "wall time of the evaluation pass and metrics after the epoch", "speed", required=False),
 )

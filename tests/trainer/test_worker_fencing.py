@@ -18,7 +18,7 @@ from store.models import STALE_AFTER_SECONDS, utcnow
 from store.queue import claim_next_run, new_claim, queue_runs
 from store.runconfig import TrainConfig
 from tests.conftest import ROOT, centerlens
-from trainer.recorder import EpochRecord, Recorder
+from trainer.recorder import EpochRecord, Recorder, config_columns
 from trainer.stopping import ClaimLost
 from trainer.worker import train_claimed
 
@@ -78,7 +78,7 @@ def test_after_a_takeover_every_write_of_the_old_recorder_is_refused(db_url: str
         claim = new_claim()
         assert claim_next_run(sessions, worker, STALE_AFTER_SECONDS, claim) == 1
         recorders[worker] = Recorder(sessions, claim)
-        recorders[worker].start_run(config.to_dict(), {"worker": worker}, [], run_id=1)
+        recorders[worker].start_run({**config_columns(config.to_dict()), "worker": worker}, [], run_id=1)
         if worker == "first:1":
             recorders[worker].write_epoch(record(1))
             make_stale(sessions)  # its trainer looks dead; it is not
@@ -88,7 +88,7 @@ def test_after_a_takeover_every_write_of_the_old_recorder_is_refused(db_url: str
         first.heartbeat,
         lambda: first.finish(RunStatus.failed, "IntegrityError: duplicate epoch"),
         lambda: first.truncate_after(0),
-        lambda: first.start_run(config.to_dict(), {}, [], run_id=1),
+        lambda: first.start_run(config_columns(config.to_dict()), [], run_id=1),
     )
     for write in refused:
         with pytest.raises(ClaimLost, match="run 1 was taken over by second:2"):
