@@ -94,13 +94,15 @@ Series = list[float | None]
 
 def _epoch_series_model() -> type[BaseModel]:
     """Per-epoch metrics of a run, one list per metric declared in the catalog (columnar; null where
-    absent), plus each epoch's loss parts by name."""
+    absent), plus each epoch's loss parts and a user's own logged scalars by name."""
     fields: dict[str, Any] = {
         spec.name: (Series, Field(description=f"{spec.label} ({spec.unit}): {spec.explanation}"))
         for spec in catalog.METRICS
     }
     parts = Field(description="every part of the loss by name")
     fields["loss_parts"] = (list[dict[str, float] | None], parts)
+    extra = Field(description="the scalars a user's own loop logged, by name (Recorder.log_epoch(extra=...))")
+    fields["extra"] = (list[dict[str, float] | None], extra)
     return create_model("EpochSeries", __doc__=_epoch_series_model.__doc__, epoch=(list[int], ...), **fields)
 
 

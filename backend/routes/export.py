@@ -22,18 +22,23 @@ def _attachment(run_name: str, run_id: int, suffix: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{run_id}-{safe}.{suffix}"'}
 
 
+def _named_columns(rows: list[dict | None], prefix: str) -> tuple[list[str], list[list]]:
+    """One column per name found in a series of by-name dicts (loss parts, extra), None where absent."""
+    names = list(dict.fromkeys(name for row in rows for name in (row or {})))
+    return [f"{prefix}{name}" for name in names], [[(row or {}).get(name) for row in rows] for name in names]
+
+
 @router.get("/{run_id}/export.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def export_csv(run: RunDep, session: SessionDep) -> Response:
-    """Per-epoch metrics, one row per epoch, one column per declared metric and one per loss part
-    (``loss_part_NAME``), empty where absent."""
+    """Per-epoch metrics, one row per epoch, one column per declared metric, one per loss part
+    (``loss_part_NAME``) and one per scalar a user's own loop logged (``extra_NAME``), empty where absent."""
     series = queries.epoch_series(session, run.id).model_dump()
-    parts = series.pop("loss_parts")
-    part_names = list(dict.fromkeys(name for row in parts for name in (row or {})))
-    part_columns = [[(row or {}).get(name) for row in parts] for name in part_names]
-    columns = [series[name] for name in series] + part_columns
+    part_header, part_columns = _named_columns(series.pop("loss_parts"), "loss_part_")
+    extra_header, extra_columns = _named_columns(series.pop("extra"), "extra_")
+    columns = [series[name] for name in series] + part_columns + extra_columns
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*series, *(f"loss_part_{name}" for name in part_names)])
+    writer.writerow([*series, *part_header, *extra_header])
     writer.writerows(zip(*columns))
     return Response(buffer.getvalue(), media_type="text/csv", headers=_attachment(run.name, run.id, "csv"))
 

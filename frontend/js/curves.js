@@ -1,4 +1,6 @@
 // Metric curves over epochs (one small chart per metric, runs overlaid in shared axes) with cursors.
+// Scalars a run's own training loop logged (epochs.extra, `Recorder.log_epoch(extra=...)`) get a chart each
+// and their own group in the picker, under the key `extra:NAME`.
 
 import { Cursor } from './cursor.js';
 import { el } from './dom.js';
@@ -26,6 +28,23 @@ export function chartsFor(metrics, extra = []) {
       .join(', ') : chart.series[0].explanation,
     series: chart.series.map((metric, index) => ({ key: metric.name, name: metric.label, dash: index ? 'dash' : undefined })),
   }));
+}
+
+const LOGGED_GROUP = 'logged by the run';
+const LOGGED_PREFIX = 'extra:';
+
+/** Metric entries for the scalars the runs' own loops logged, in first-seen order. */
+export function loggedMetrics(runs) {
+  const names = new Set(runs.flatMap((run) => (run.epochs.extra ?? []).flatMap((row) => Object.keys(row ?? {}))));
+  return [...names].map((name) => ({ name: `${LOGGED_PREFIX}${name}`, label: name, unit: '', group: LOGGED_GROUP,
+    explanation: `${name}: logged by the run's own training loop` }));
+}
+
+/** One run's values of a metric: a declared column, or a logged scalar (null where an epoch lacks it). */
+function seriesValues(epochs, key) {
+  if (!key.startsWith(LOGGED_PREFIX)) return epochs[key] ?? [];
+  const name = key.slice(LOGGED_PREFIX.length);
+  return (epochs.extra ?? epochs.epoch.map(() => null)).map((row) => row?.[name] ?? null);
 }
 
 const CHART_CONFIG = { displayModeBar: false, responsive: true };
@@ -95,12 +114,13 @@ export class CurveGrid {
    */
   async update(runs) {
     this.runs = runs;
+    this.#addLogged(loggedMetrics(runs));
     const all = runs.flatMap((run) => [...run.epochs.epoch, run.planned ?? 1]);
     const recorded = runs.some((run) => run.epochs.epoch.length > 0);
     const epochRange = [Math.min(1, ...all) - 0.3, Math.max(...all) + 0.3];
     await Promise.all(this.panels.map(async (panel) => {
       const traces = runs.flatMap((run) => panel.curve.series.map((series) => ({
-        type: 'scatter', mode: 'lines+markers', x: run.epochs.epoch, y: run.epochs[series.key] ?? [],
+        type: 'scatter', mode: 'lines+markers', x: run.epochs.epoch, y: seriesValues(run.epochs, series.key),
         name: runs.length > 1 ? `${run.label} ${series.name}` : series.name,
         line: { color: run.color, dash: series.dash, width: 2 }, marker: { size: 4 },
         hovertemplate: '%{y:.4g}', connectgaps: false,
@@ -115,6 +135,17 @@ export class CurveGrid {
       await Plotly.react(panel.chart, traces, layout, CHART_CONFIG);
       panel.cursor.measure();
     }));
+  }
+
+  /** Newly seen logged scalars join the picker and get a chart each. */
+  #addLogged(logged) {
+    const known = new Set(this.metrics.map((metric) => metric.name));
+    const fresh = logged.filter((metric) => !known.has(metric.name));
+    if (!fresh.length) return;
+    this.metrics = [...this.metrics, ...fresh];
+    this.extra.push(...fresh.map((metric) => metric.name));
+    this.picker = metricPicker(this.metrics, (name) => this.add(name));
+    this.build();
   }
 
   /** Move every chart's cursor to a fractional epoch. */
