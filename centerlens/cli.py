@@ -1,7 +1,7 @@
 """The ``centerlens`` command: a thin dispatcher that imports only the side a subcommand needs.
 
-``train``/``runs`` load the trainer (torch) and never FastAPI; ``serve``/``project`` load the
-backend and never torch; ``demo`` starts both as separate processes.
+``train``/``runs`` load the trainer (torch) and never FastAPI; ``serve``/``project``/``report`` load
+the backend and never torch; ``demo`` starts both as separate processes.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "runs": ("trainer.cli", "runs_main", "list recorded runs with status and final metrics"),
     "queue": ("trainer.cli", "queue_main", "queue runs or suites for workers, or cancel a run"),
     "worker": ("trainer.cli", "worker_main", "claim queued runs and train them, one after another"),
+    "report": ("backend.report_cli", "main", "print a study's table of mean ± std per group"),
     "project": ("backend.projector_cli", "main", "compute 2-D layouts of recorded epochs (PCA, UMAP)"),
     "serve": ("backend.cli", "serve_main", "serve the API and dashboard (and run the projector)"),
     "demo": ("centerlens.demo", "main", "train the digits demo runs and serve the dashboard"),
