@@ -18,7 +18,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from backend.guards import HostGuard, StreamLimit, WriteGuard
 from backend.responses import VALIDATION_ERROR, RobustJSONResponse, one_line_validation_error
-from backend.routes import compare, events, export, frames, health, pages, probe, projections, queue, runs
+from backend.routes import (
+    compare,
+    events,
+    export,
+    frames,
+    health,
+    pages,
+    probe,
+    projections,
+    queue,
+    runs,
+    studies,
+)
 from backend.settings import Settings
 from centerlens import __version__
 from store import Run, create_db_engine, database_url, session_factory, upgrade_database
@@ -109,7 +121,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(WriteGuard, settings=settings)
     app.add_middleware(StreamLimit, settings=settings)
     app.add_middleware(HostGuard, settings=settings)
-    for module in (health, runs, probe, frames, projections, compare, events, export, queue):
+    for module in (health, runs, probe, frames, projections, compare, events, export, queue, studies):
         app.include_router(module.router, prefix="/api")
     app.include_router(pages.router)
     return app

@@ -58,6 +58,12 @@ def compare_page(settings: SettingsDep) -> FileResponse:
     return _page(settings, "compare.html")
 
 
+@router.get("/study/{name}")
+def study_page(name: str, settings: SettingsDep) -> FileResponse:
+    """The page of one study (it reads the name from its URL)."""
+    return _page(settings, "study.html")
+
+
 @router.get("/static/{relative:path}")
 def static_file(relative: str, settings: SettingsDep) -> FileResponse:
     """A file under ``frontend/`` (ES modules, CSS, images)."""

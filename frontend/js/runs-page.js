@@ -101,9 +101,24 @@ async function init() {
     // load() reports an unreachable server; without health the page only reads
   }
   await load();
+  showStudies();
   initNewRun(document.getElementById('new-run-body'), writes, refresh);
   subscribe({ epoch: refresh, run: refresh }, document.getElementById('live'));
   setInterval(updateWorkerHint, 5000);
+}
+
+/** Links to the Study page of each study (runs queued from an experiment file), above the table. */
+async function showStudies() {
+  let studies = [];
+  try {
+    studies = await (await fetch('/api/studies')).json();
+  } catch {
+    return; // the runs table reports an unreachable server
+  }
+  if (!Array.isArray(studies) || !studies.length) return;
+  const links = studies.map((study) => el('a', { href: `/study/${encodeURIComponent(study.name)}` },
+    `${study.name} (${study.runs} runs)`));
+  table.before(el('div', { class: 'studies-bar', 'data-testid': 'studies' }, el('strong', {}, 'Studies:'), ...links));
 }
 
 init();
