@@ -14,9 +14,11 @@ OPTIONAL = {"test_top1", "test_top5", "test_nll", "test_ece", "nc4_agreement", "
             "train_accuracy", "learning_rate", "images_per_second"}
 GEOMETRY = ("within_class_variance", "between_class_variance", "variance_ratio", "nc1", "cdnv",
             "nc2_equinorm", "nc2_equiangular", "nc2_max_angle")
-EPOCH_WITHOUT_LOGITS = (  # epoch 2 of run 1 with only what a features-only Recorder epoch holds
-    f"INSERT INTO epochs (run_id, epoch, {', '.join(GEOMETRY)}, epoch_seconds, recorded_at)"
-    f" VALUES (1, 2, {', '.join(['0.5'] * len(GEOMETRY))}, 1.0, CURRENT_TIMESTAMP)"
+EPOCH_WITHOUT_LOGITS = (  # epoch 2 of run 1 with only what a features-only Recorder epoch holds; the id
+    # is explicit because the filled rows were inserted with theirs (PostgreSQL's sequence is still at 1)
+    f"INSERT INTO epochs (id, run_id, epoch, {', '.join(GEOMETRY)}, epoch_seconds, recorded_at)"
+    f" VALUES ((SELECT COALESCE(MAX(id), 0) + 1 FROM epochs), 1, 2, {', '.join(['0.5'] * len(GEOMETRY))},"
+    " 1.0, CURRENT_TIMESTAMP)"
 )
 
 
