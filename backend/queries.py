@@ -162,11 +162,14 @@ def probe_arrays(session: Session, run_id: int) -> tuple[np.ndarray, np.ndarray]
 def probe(session: Session, run_id: int) -> Probe:
     """The probe's labels and dataset indices as typed arrays, and the thumbnail URL template."""
     labels, indices = probe_arrays(session, run_id)
+    imaged = select(ProbeSample.position).where(ProbeSample.run_id == run_id,
+                                                func.length(ProbeSample.thumbnail) > 0)
+    has_images = session.scalar(imaged.limit(1)) is not None
     return Probe(
         size=len(labels),
         labels=typed_array(labels),
         dataset_index=typed_array(indices),
-        thumbnail_url=f"/api/runs/{run_id}/probe/{{position}}.png",
+        thumbnail_url=f"/api/runs/{run_id}/probe/{{position}}.png" if has_images else None,
     )
 
 

@@ -136,7 +136,9 @@ class Probe(BaseModel):
     size: int
     labels: TypedArray
     dataset_index: TypedArray
-    thumbnail_url: str = Field(description="URL template; replace the literal {position}")
+    thumbnail_url: str | None = Field(
+        description="URL template; replace the literal {position} (null: the run was recorded without images)"
+    )
 
 
 class Frame(BaseModel):

@@ -32,4 +32,6 @@ def get_thumbnail(run: RunDep, position: Position, session: SessionDep) -> Respo
     png = queries.thumbnail(session, run.id, position)
     if png is None:
         raise HTTPException(status_code=404, detail=f"run {run.id} has no probe sample {position}")
+    if not png:
+        raise HTTPException(status_code=404, detail=f"run {run.id} was recorded without probe images")
     return Response(content=png, media_type="image/png", headers={"Cache-Control": IMMUTABLE})

@@ -18,8 +18,11 @@ export class HoverCard {
     const predicted = frame?.predictions ? frame.predictions[position] : null;
     const confidence = frame?.confidences ? frame.confidences[position] : null;
     const verdict = predicted == null ? '' : predicted === label ? 'correct' : 'wrong';
+    const image = this.probe.thumbnail_url  // null: recorded without images (a user's own loop)
+      ? el('img', { src: thumbnailUrl(this.probe, position), alt: `probe sample ${position}`, width: 64, height: 64 })
+      : '';
     this.node.replaceChildren(
-      el('img', { src: thumbnailUrl(this.probe, position), alt: `probe sample ${position}`, width: 64, height: 64 }),
+      image,
       el('dl', {},
         el('dt', {}, 'true'), el('dd', {}, this.#className(label)),
         el('dt', {}, 'predicted'), el('dd', { class: verdict }, predicted == null ? '–' : this.#className(predicted)),
