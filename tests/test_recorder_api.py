@@ -112,7 +112,8 @@ def test_logits_are_optional(db_url: str) -> None:
         probe = client.get(f"/api/runs/{rec.run_id}/probe").json()
         png = client.get(f"/api/runs/{rec.run_id}/probe/0.png")
     assert probe["thumbnail_url"] is None, "no probe_images: the dashboard shows no image"
-    assert (png.status_code, png.json()) == (404, {"detail": f"run {rec.run_id} was recorded without probe images"})
+    unimaged = f"run {rec.run_id} was recorded without probe images"
+    assert (png.status_code, png.json()) == (404, {"detail": unimaged})
     absent = ("test_top1", "test_nll", "test_ece", "nc4_agreement", "train_loss")
     assert [epochs[name] for name in absent] == [[None]] * len(absent)
     assert epochs["nc1"][0] is not None and classes["test_accuracy"] == [[None] * C]

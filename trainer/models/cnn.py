@@ -7,7 +7,7 @@ from torch import nn
 
 
 class SmallCNN(nn.Module):
-    """Three conv layers (pooled after the second), global pooling, a 64-d feature layer and a linear classifier."""
+    """Three conv layers (pooled after the second), global pooling, a 64-d feature layer, a linear head."""
 
     feature_dim = 64
 
