@@ -33,7 +33,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.synthetic import synthetic_cifar_bundle  # noqa: E402
+from bench.synthetic import config_dataset, synthetic_cifar_bundle  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.datasets import DatasetBundle, load_dataset  # noqa: E402
 from trainer.loop import Setup, prepare, train_step, training_state  # noqa: E402
@@ -44,7 +44,7 @@ def build_runs(bundle: DatasetBundle, model: str, batch_size: int, device: str) 
     """One (setup, optimizer, batch generator) per method, all starting from the same weights."""
     runs = {}
     for name in METHODS:
-        config = TrainConfig(method=name, dataset=bundle.name, model=model, batch_size=batch_size,
+        config = TrainConfig(method=name, dataset=config_dataset(bundle), model=model, batch_size=batch_size,
                              device=device)
         setup = prepare(config, bundle)
         state = training_state(setup)

@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.synthetic import synthetic_cifar_bundle  # noqa: E402
+from bench.synthetic import config_dataset, synthetic_cifar_bundle  # noqa: E402
 from store import Epoch, catalog, open_sessions  # noqa: E402
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.loop import evaluate, prepare, train, train_epoch  # noqa: E402
@@ -66,7 +66,8 @@ def digits(epochs: int, folder: str) -> None:
 def cifar_shaped(subset: int, folder: str) -> None:
     bundle = synthetic_cifar_bundle(100, train_size=subset, test_size=subset)
     config = TrainConfig(
-        dataset="synthetic", model="preact_resnet18", epochs=1, batch_size=128, probe_per_class=1, db="unused"
+        dataset=config_dataset(bundle), model="preact_resnet18", epochs=1, batch_size=128, probe_per_class=1,
+        db="unused",
     )
     setup = prepare(config, bundle)
     optimizer = torch.optim.SGD(setup.model.parameters(), lr=0.1, momentum=0.9)

@@ -8,6 +8,12 @@ from torch.utils.data import Dataset
 from trainer.datasets import CIFAR_MEAN, CIFAR_STD, ArrayImages, DatasetBundle, png_bytes, resident_data
 
 
+def config_dataset(bundle) -> str:  # noqa: ANN001
+    """The declared dataset a run config of a synthetic bundle names (``prepare`` uses the bundle itself)."""
+    return bundle.name if bundle.name in ("digits", "cifar10", "cifar100") else (
+        "cifar10" if bundle.num_classes <= 10 else "cifar100")
+
+
 def synthetic_cifar_bundle(
     num_classes: int = 100, train_size: int = 2_560, test_size: int = 1_000, seed: int = 0
 ) -> DatasetBundle:

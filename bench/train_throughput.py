@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.synthetic import synthetic_cifar_bundle  # noqa: E402
+from bench.synthetic import config_dataset, synthetic_cifar_bundle  # noqa: E402
 from trainer.config import ConfigError, TrainConfig  # noqa: E402
 from trainer.datasets import DatasetBundle, load_dataset  # noqa: E402
 from trainer.loop import build_record, prepare, train_epoch, training_state  # noqa: E402
@@ -49,7 +49,7 @@ def workloads(cuda: bool, data_dir: str) -> list[tuple[str, DatasetBundle, str]]
 def measure(bundle: DatasetBundle, model: str, method: str, loader: str, epochs: int, compile_model: bool):
     """Mean images/s, training seconds and recording share over ``epochs`` epochs after a warm-up."""
     config = TrainConfig(
-        dataset=bundle.name,
+        dataset=config_dataset(bundle),
         model=model,
         method=method,
         loader=loader,
