@@ -15,7 +15,7 @@ from backend.auth import WRITE_ERRORS, require_write
 from backend.deps import NOT_FOUND, RunDep, SessionDep, SessionsDep, SettingsDep
 from backend.queueing import catalog_json, describe_suite, run_config, settings_schema, suite_files
 from backend.schemas import Cancellation, ErrorMessage, QueuedSuite, RequestProblem, RunSummary, SuiteInfo
-from store.queue import QueueError, queue_runs, request_cancel
+from store.queue import MAX_UNFORCED_RUNS, QueueError, queue_runs, request_cancel
 from store.runconfig import ConfigError
 from store.suite import load_suite
 
@@ -29,7 +29,9 @@ NO_SUITE = {404: {"model": ErrorMessage, "description": "no experiment file of t
 SETTINGS_BODY = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": settings_schema()}}}
 }
-Force = Annotated[bool, Query(description="queue the suite even if these exact runs were queued before")]
+Force = Annotated[
+    bool, Query(description="queue the suite even if these exact runs were queued before, or over 500 runs")
+]
 
 
 @router.get("/run-settings")
@@ -119,6 +121,17 @@ def queue_suite(name: str, sessions: SessionsDep, settings: SettingsDep, force: 
     except ConfigError as error:
         raise HTTPException(status_code=422, detail=str(error)) from error
     except QueueError as error:
-        detail = f"suite {suite!r} with these exact runs is already queued (force=true queues it again)"
-        raise HTTPException(status_code=409, detail=detail) from error
+        raise _suite_refusal(suite, configs, error) from error
     return QueuedSuite(suite=suite, runs=summaries)
+
+
+def _suite_refusal(suite: str, configs: list, error: QueueError) -> HTTPException:
+    """The HTTP answer to each refusal of ``queue_runs``, with the API's spelling of its force flag."""
+    if len(configs) > MAX_UNFORCED_RUNS:
+        detail = (
+            f"suite {suite!r} expands to {len(configs)} runs, more than {MAX_UNFORCED_RUNS}: "
+            "force=true queues them all"
+        )
+        return HTTPException(status_code=422, detail=detail)
+    detail = f"suite {suite!r} with these exact runs is already queued (force=true queues it again)"
+    return HTTPException(status_code=409, detail=detail)
