@@ -77,9 +77,8 @@ def test_curves_are_mean_and_std_of_the_counted_members(client: TestClient, stud
     ce = next(group for group in detail["groups"] if group["label"] == "ce")
     ids = [member["id"] for member in ce["members"]]
     with open_sessions(study_db)() as session:
-        rows = session.execute(
-            select(Epoch.run_id, Epoch.epoch, Epoch.nc1).join(Run).where(Run.id.in_(ids)).order_by(Epoch.epoch)
-        ).all()
+        query = select(Epoch.run_id, Epoch.epoch, Epoch.nc1).join(Run).where(Run.id.in_(ids))
+        rows = session.execute(query.order_by(Epoch.epoch)).all()
     values = np.array([[v for run_id, e, v in rows if e == epoch] for epoch in ce["curve"]["epoch"]])
     assert ce["curve"]["n"] == [2] * len(values)
     assert ce["curve"]["mean"] == pytest.approx(values.mean(axis=1).tolist())

@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from store import open_sessions
 from tests.backend.api_support import WRITE_HEADERS, make_app
 
-LARGE = "runs:\n  - {method: ce, dataset: digits, epochs: 1, seeds: [%s]}\n" % ", ".join(map(str, range(501)))
+SEEDS = ", ".join(map(str, range(501)))
+LARGE = f"runs:\n  - {{method: ce, dataset: digits, epochs: 1, seeds: [{SEEDS}]}}\n"
 
 
 def test_a_suite_of_over_500_runs_needs_force_and_says_so(db_url: str, tmp_path: Path) -> None:
