@@ -84,8 +84,10 @@ function renderCurves(study, metricLabel) {
       customdata: group.curve.n, hovertemplate: `${name}<br>epoch %{x}: %{y:.4g} (n=%{customdata})<extra></extra>` });
   });
   window.Plotly.react(curves, traces, {
-    margin: { t: 10, r: 10, b: 40, l: 60 }, height: 380, xaxis: { title: 'epoch' }, yaxis: { title: metricLabel },
-    legend: { orientation: 'h' },
+    margin: { t: 10, r: 10, b: 50, l: 70 }, height: 380,
+    xaxis: { title: { text: 'epoch' }, tickformat: 'd', dtick: 1 },
+    yaxis: { title: { text: `${metricLabel} (mean ± std)` } },
+    legend: { orientation: 'h', y: -0.25 },
   }, { displayModeBar: false, responsive: true });
 }
 
